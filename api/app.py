@@ -1,0 +1,68 @@
+"""The Starlette application: GraphQL, OAuth, health and metrics behind request-ID and bearer
+middleware."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+
+from api import health, metrics, oauth
+from api.graphql_view import LendGraphQL
+from api.middleware import BearerAuthMiddleware, RequestIdMiddleware
+from api.schema import build_schema
+from api.state import AppState
+from domain.persistence.engine import create_engine, session_factory
+from lendgraph import runtime
+from lendgraph.settings import Settings
+from tenants.keys import SigningKeys
+from tenants.tokens import AccessTokenValidator
+
+
+def build_state(settings: Settings, keys: SigningKeys | None = None) -> AppState:
+    """Process-wide resources. No connection is opened until the first request."""
+    engine = create_engine(runtime.app_url(settings), pool_size=settings.db_pool_size)
+    keys = keys or runtime.signing_keys(settings)
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        keys=keys,
+        validator=AccessTokenValidator(keys, settings.issuer, settings.audience),
+        cipher=runtime.personal_data_cipher(settings),
+    )
+
+
+def create_app(settings: Settings, *, state: AppState | None = None) -> Starlette:
+    """The ASGI application for ``settings``."""
+    if settings.environment != "production" and settings.issuer.startswith("http://"):
+        # Authlib refuses plain-HTTP endpoints unless told this is a local deployment.
+        os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    app_state = state or build_state(settings)
+    graphql = LendGraphQL(build_schema(settings), app_state)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await app_state.engine.dispose()
+
+    app = Starlette(
+        routes=[
+            *health.routes,
+            *oauth.routes,
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
+            Route("/graphql", graphql, methods=["POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BearerAuthMiddleware, validator=app_state.validator),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.lendgraph = app_state
+    return app

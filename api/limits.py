@@ -1,0 +1,35 @@
+"""Limits on what one GraphQL document may ask for."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from lendgraph.settings import Settings
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    # Refusals we raise on purpose (permissions, validation, limits) carry no original error or
+    # a GraphQLError; anything else is an unexpected failure and is masked.
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+def extensions(settings: Settings) -> list[SchemaExtension | type[SchemaExtension]]:
+    """Depth, alias and token limits, parse/validation caches and error masking."""
+    return [
+        MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        QueryDepthLimiter(max_depth=settings.max_query_depth),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        ParserCache(maxsize=256),
+        ValidationCache(maxsize=256),
+        MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),
+    ]

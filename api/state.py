@@ -1,0 +1,25 @@
+"""What one API process holds for its lifetime: the engine, the session factory, signing
+keys, the token validator and the personal-data cipher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from domain.kernel.crypto import PersonalDataCipher
+from lendgraph.settings import Settings
+from tenants.keys import SigningKeys
+from tenants.tokens import AccessTokenValidator
+
+
+@dataclass
+class AppState:
+    """Process-wide resources, built once at start-up."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    keys: SigningKeys
+    validator: AccessTokenValidator
+    cipher: PersonalDataCipher

@@ -1,0 +1,75 @@
+"""OAuth scopes (``resource:action``) and the roles that grant them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    """Every scope the API knows."""
+
+    PLATFORM_ADMIN = "platform:admin"  # explicit cross-tenant scope of the operator
+    TENANTS_READ = "tenants:read"
+    TENANTS_WRITE = "tenants:write"
+    ORGANIZATIONS_READ = "organizations:read"
+    ORGANIZATIONS_WRITE = "organizations:write"
+    PERSONS_READ = "persons:read"
+    PERSONS_WRITE = "persons:write"
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"
+    CLIENTS_READ = "clients:read"
+    CLIENTS_WRITE = "clients:write"
+    VIEWER_READ = "viewer:read"
+
+
+class Role(StrEnum):
+    """Roles of people. Platform roles sit on the user; tenant roles on a membership."""
+
+    PLATFORM_ADMIN = "PLATFORM_ADMIN"
+    FUNDER_ADMIN = "FUNDER_ADMIN"
+    FIRST_REVIEWER = "FIRST_REVIEWER"
+    SECOND_REVIEWER = "SECOND_REVIEWER"
+    FINANCE_OFFICER = "FINANCE_OFFICER"
+    BORROWER = "BORROWER"
+    CORE_ENTERPRISE_USER = "CORE_ENTERPRISE_USER"
+    WAREHOUSE_USER = "WAREHOUSE_USER"
+
+
+TENANT_ROLES = frozenset(
+    {Role.FUNDER_ADMIN, Role.FIRST_REVIEWER, Role.SECOND_REVIEWER, Role.FINANCE_OFFICER}
+)
+PLATFORM_ROLES = frozenset(
+    {Role.PLATFORM_ADMIN, Role.BORROWER, Role.CORE_ENTERPRISE_USER, Role.WAREHOUSE_USER}
+)
+
+_ALL = frozenset(Scope)
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.PLATFORM_ADMIN: _ALL,
+    Role.FUNDER_ADMIN: frozenset(
+        {Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.USERS_READ, Scope.CLIENTS_READ}
+    ),
+    Role.FIRST_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ}),
+    Role.SECOND_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ}),
+    Role.FINANCE_OFFICER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ}),
+    Role.BORROWER: frozenset({Scope.VIEWER_READ}),
+    Role.CORE_ENTERPRISE_USER: frozenset({Scope.VIEWER_READ}),
+    Role.WAREHOUSE_USER: frozenset({Scope.VIEWER_READ}),
+}
+
+# Scopes an OAuth client may be registered with, by kind of client.
+PARTNER_APP_SCOPES = frozenset({Scope.VIEWER_READ})
+SERVICE_ACCOUNT_SCOPES = _ALL - {Scope.PLATFORM_ADMIN}
+
+
+def scopes_for_roles(roles: frozenset[Role] | set[Role]) -> frozenset[Scope]:
+    """The union of the scopes the given roles grant."""
+    granted: set[Scope] = set()
+    for role in roles:
+        granted |= ROLE_SCOPES[role]
+    return frozenset(granted)
+
+
+def parse_scopes(value: str | None) -> frozenset[str]:
+    """A space-delimited scope string (RFC 6749 section 3.3) as a set."""
+    return frozenset(part for part in (value or "").split(" ") if part)

@@ -1,0 +1,48 @@
+"""Engines and session factories."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from domain.persistence.scope import DbScope, set_scope
+
+
+def async_url(url: str | URL) -> URL:
+    """The asyncpg form of a PostgreSQL URL (``postgresql://`` is accepted)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed
+
+
+def app_role_url(owner_url: str | URL, role: str, password: str | None) -> URL:
+    """The application's connection: the owner's server and database, another role."""
+    return async_url(owner_url).set(username=role, password=password)
+
+
+def create_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
+    """An async engine on asyncpg with a bounded pool."""
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def open_session(factory: async_sessionmaker[AsyncSession], scope: DbScope) -> AsyncSession:
+    """A session whose every transaction binds ``scope`` for row-level security."""
+    session = factory()
+    set_scope(session, scope)
+    return session

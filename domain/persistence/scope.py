@@ -1,0 +1,73 @@
+"""The database scope of a unit of work: which tenant (and which principal) row-level security
+sees. It is bound at the start of every transaction with ``set_config(..., true)`` so that it
+never outlives the transaction on a pooled connection."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, SessionTransaction
+
+SCOPE_KEY = "lendgraph.db_scope"
+
+
+@dataclass(frozen=True, slots=True)
+class DbScope:
+    """What the current transaction may see. ``platform`` is the operator's explicit
+    cross-tenant scope; it is never implied by anything else."""
+
+    tenant_id: uuid.UUID | None = None
+    platform: bool = False
+    user_id: uuid.UUID | None = None
+    person_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+
+    def settings(self) -> dict[str, str]:
+        """The ``app.*`` settings for this scope; absent values bind to ''."""
+
+        def s(value: uuid.UUID | None) -> str:
+            return "" if value is None else str(value)
+
+        return {
+            "app.tenant_id": s(self.tenant_id),
+            "app.platform": "on" if self.platform else "",
+            "app.user_id": s(self.user_id),
+            "app.person_id": s(self.person_id),
+            "app.organization_id": s(self.organization_id),
+        }
+
+
+NO_SCOPE = DbScope()
+PLATFORM_SCOPE = DbScope(platform=True)
+
+_BIND_SQL = text(
+    "select set_config('app.tenant_id', :tenant_id, true),"
+    " set_config('app.platform', :platform, true),"
+    " set_config('app.user_id', :user_id, true),"
+    " set_config('app.person_id', :person_id, true),"
+    " set_config('app.organization_id', :organization_id, true)"
+)
+
+
+def set_scope(session: Any, scope: DbScope) -> None:
+    """Give a session (sync or async) the scope its next transactions bind."""
+    info = session.info if hasattr(session, "info") else session.sync_session.info
+    info[SCOPE_KEY] = scope
+
+
+def _bind_params(scope: DbScope) -> dict[str, str]:
+    return {key.removeprefix("app."): value for key, value in scope.settings().items()}
+
+
+@event.listens_for(Session, "after_begin")
+def _bind_scope_on_begin(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    # Every transaction binds a scope, even an empty one: an earlier transaction's values can
+    # never be seen, and no scope means RLS shows nothing.
+    scope: DbScope = session.info.get(SCOPE_KEY, NO_SCOPE)
+    connection.execute(_BIND_SQL, _bind_params(scope))

@@ -1,0 +1,309 @@
+"""Onboarding use cases of the platform operator: tenants, users with roles, OAuth clients,
+and disabling users and clients (which revokes their refresh tokens at once)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.audit import repository as audit
+from domain.events import repository as events
+from domain.kernel import errors
+from domain.kernel.actor import Actor, require
+from domain.kernel.clock import utcnow
+from domain.kernel.errors import DomainError, ErrorCode
+from domain.kernel.scopes import Role, Scope
+from domain.parties import policy as party_policy
+from domain.parties import repository as parties
+from domain.parties.models import OrganizationKind
+from tenants import policy, repository, secrets
+from tenants.models import ClientKind, Membership, OAuthClient, Status, Tenant, TenantKind, User
+
+
+async def create_tenant(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    name: str,
+    slug: str,
+    kind: TenantKind,
+    time_zone: str,
+    currency: str,
+) -> Tenant:
+    """Onboard a funder."""
+    require(actor, Scope.TENANTS_WRITE)
+    problems: list[DomainError] = []
+    checks: list[Callable[[], str]] = [
+        lambda: party_policy.require_name(name),
+        lambda: policy.validate_slug(slug),
+        lambda: policy.validate_time_zone(time_zone),
+        lambda: policy.validate_currency(currency),
+    ]
+    for check in checks:
+        try:
+            check()
+        except DomainError as exc:
+            problems.append(exc)
+    errors.collect(problems)
+    if await repository.tenant_by_slug(session, slug) is not None:
+        raise DomainError(ErrorCode.DUPLICATE, "a tenant with this slug exists", "slug")
+    tenant = Tenant(
+        name=name.strip(),
+        slug=slug,
+        kind=kind,
+        time_zone=time_zone,
+        currency=currency,
+        status=Status.ACTIVE,
+    )
+    repository.add(session, tenant)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        action="tenant.create",
+        object_type="Tenant",
+        object_id=tenant.id,
+        tenant_id=tenant.id,
+        details={"slug": slug},
+    )
+    await events.append(
+        session,
+        tenant_id=tenant.id,
+        type="tenant.created",
+        aggregate_type="Tenant",
+        aggregate_id=tenant.id,
+        payload={"slug": slug},
+    )
+    return tenant
+
+
+@dataclass(frozen=True)
+class CreatedUser:
+    """A new user and, for tenant staff, their membership."""
+
+    user: User
+    membership: Membership | None
+
+
+async def create_user(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    email: str,
+    display_name: str,
+    roles: list[str],
+    tenant_id: uuid.UUID | None,
+    password: str | None = None,
+    person_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None,
+) -> CreatedUser:
+    """Create a user with roles, either in a tenant (funder staff) or on the platform
+    (operator staff, borrowers, core-enterprise and warehouse users)."""
+    require(actor, Scope.USERS_WRITE)
+    problems: list[DomainError] = []
+    parsed_roles: frozenset[Role] = frozenset()
+    clean_email = ""
+    try:
+        clean_email = policy.normalize_email(email)
+    except DomainError as exc:
+        problems.append(exc)
+    try:
+        party_policy.require_name(display_name, "displayName")
+    except DomainError as exc:
+        problems.append(exc)
+    try:
+        parsed_roles = policy.split_roles(roles, in_tenant=tenant_id is not None)
+    except DomainError as exc:
+        problems.append(exc)
+    if password is not None:
+        try:
+            policy.validate_password(password)
+        except DomainError as exc:
+            problems.append(exc)
+    errors.collect(problems)
+
+    if tenant_id is not None:
+        found = await repository.tenants_by_ids(session, [tenant_id])
+        if tenant_id not in found:
+            raise DomainError(ErrorCode.NOT_FOUND, "no such tenant", "tenantId")
+    if person_id is not None and person_id not in await parties.persons_by_ids(
+        session, [person_id]
+    ):
+        raise DomainError(ErrorCode.NOT_FOUND, "no such person", "personId")
+    if organization_id is not None:
+        orgs = await parties.organizations_by_ids(session, [organization_id])
+        if organization_id not in orgs:
+            raise DomainError(ErrorCode.NOT_FOUND, "no such organization", "organizationId")
+    if await repository.user_by_email(session, clean_email) is not None:
+        raise DomainError(ErrorCode.DUPLICATE, "a user with this e-mail exists", "email")
+
+    user = User(
+        email=clean_email,
+        display_name=display_name.strip(),
+        password_hash=secrets.hash_password(password) if password else None,
+        platform_roles=[] if tenant_id else sorted(r.value for r in parsed_roles),
+        person_id=person_id,
+        organization_id=organization_id,
+        status=Status.ACTIVE,
+    )
+    repository.add(session, user)
+    await session.flush()
+    membership: Membership | None = None
+    if tenant_id is not None:
+        membership = Membership(
+            tenant_id=tenant_id, user_id=user.id, roles=sorted(r.value for r in parsed_roles)
+        )
+        repository.add(session, membership)
+        await session.flush()
+    await audit.record(
+        session,
+        actor,
+        action="user.create",
+        object_type="User",
+        object_id=user.id,
+        tenant_id=tenant_id,
+        details={"roles": sorted(r.value for r in parsed_roles)},
+    )
+    return CreatedUser(user=user, membership=membership)
+
+
+@dataclass(frozen=True)
+class CreatedClient:
+    """A new OAuth client and its secret, which is shown only this once."""
+
+    client: OAuthClient
+    client_secret: str
+
+
+_GRANTS = {
+    ClientKind.PARTNER_APP: ["client_credentials"],
+    ClientKind.SERVICE_ACCOUNT: ["client_credentials"],
+    ClientKind.FIRST_PARTY: ["password", "refresh_token"],
+}
+
+
+async def create_client(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    name: str,
+    kind: ClientKind,
+    scopes: list[str],
+    tenant_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None,
+    credentials: tuple[str, str] | None = None,
+) -> CreatedClient:
+    """Register an OAuth client. Partner apps belong to a PARTNER organization; service
+    accounts may be bound to a tenant. The secret is stored hashed and returned once.
+    ``credentials`` fixes the client ID and secret, for the demo data only."""
+    require(actor, Scope.CLIENTS_WRITE)
+    problems: list[DomainError] = []
+    clean_scopes: list[str] = []
+    try:
+        party_policy.require_name(name)
+    except DomainError as exc:
+        problems.append(exc)
+    try:
+        clean_scopes = policy.validate_client_scopes(scopes, kind)
+    except DomainError as exc:
+        problems.append(exc)
+    errors.collect(problems)
+    if kind == ClientKind.PARTNER_APP:
+        if organization_id is None:
+            raise DomainError(
+                ErrorCode.REQUIRED, "partner apps need an organization", "organizationId"
+            )
+        if tenant_id is not None:
+            raise DomainError(ErrorCode.INVALID, "partner apps serve every tenant", "tenantId")
+    if organization_id is not None:
+        org = (await parties.organizations_by_ids(session, [organization_id])).get(organization_id)
+        if org is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "no such organization", "organizationId")
+        if kind == ClientKind.PARTNER_APP and org.kind != OrganizationKind.PARTNER:
+            raise DomainError(ErrorCode.INVALID, "not a partner organization", "organizationId")
+    if tenant_id is not None and tenant_id not in await repository.tenants_by_ids(
+        session, [tenant_id]
+    ):
+        raise DomainError(ErrorCode.NOT_FOUND, "no such tenant", "tenantId")
+
+    client_id, secret = credentials or secrets.new_client_credentials()
+    client = OAuthClient(
+        client_id=client_id,
+        secret_hash=secrets.hash_token(secret),
+        name=name.strip(),
+        kind=kind,
+        tenant_id=tenant_id,
+        organization_id=organization_id,
+        scopes=clean_scopes,
+        grant_types=_GRANTS[kind],
+        status=Status.ACTIVE,
+    )
+    repository.add(session, client)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        action="client.create",
+        object_type="OAuthClient",
+        object_id=client.id,
+        tenant_id=tenant_id,
+        details={"client_id": client_id, "scopes": clean_scopes},
+    )
+    return CreatedClient(client=client, client_secret=secret)
+
+
+async def disable_user(session: AsyncSession, actor: Actor, *, user_id: uuid.UUID) -> User:
+    """Disable a user: no new tokens, refresh tokens revoked at once."""
+    require(actor, Scope.USERS_WRITE)
+    user = (await repository.users_by_ids(session, [user_id])).get(user_id)
+    if user is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "no such user", "id")
+    if user.status == Status.DISABLED:
+        raise DomainError(ErrorCode.ALREADY_DISABLED, "the user is already disabled", "id")
+    now = utcnow()
+    user.status = Status.DISABLED
+    user.disabled_at = now
+    await repository.revoke_refresh_tokens(session, at=now, user_id=user.id)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        action="user.disable",
+        object_type="User",
+        object_id=user.id,
+        tenant_id=None,
+    )
+    return user
+
+
+async def disable_client(session: AsyncSession, actor: Actor, *, id: uuid.UUID) -> OAuthClient:
+    """Disable a client: it can no longer obtain tokens and its refresh tokens are revoked."""
+    require(actor, Scope.CLIENTS_WRITE)
+    client = (await repository.clients_by_ids(session, [id])).get(id)
+    if client is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "no such client", "id")
+    if client.status == Status.DISABLED:
+        raise DomainError(ErrorCode.ALREADY_DISABLED, "the client is already disabled", "id")
+    now = utcnow()
+    client.status = Status.DISABLED
+    client.disabled_at = now
+    await repository.revoke_refresh_tokens(session, at=now, client_pk=client.id)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        action="client.disable",
+        object_type="OAuthClient",
+        object_id=client.id,
+        tenant_id=client.tenant_id,
+        details={"client_id": client.client_id},
+    )
+    return client
+
+
+async def expire_refresh_tokens(session: AsyncSession) -> int:
+    """Housekeeping: revoke refresh tokens past their expiry; returns how many."""
+    return await repository.purge_expired_refresh_tokens(session, before=utcnow())

@@ -1,0 +1,32 @@
+"""The Dramatiq broker, chosen from settings before any actor is declared: RabbitMQ with
+publisher confirms (``amqp://``), Redis (``redis://``), or, with no broker URL, an in-process
+stub broker served by worker threads of the same process (``lendgraph dev``)."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AsyncIO
+
+from lendgraph.settings import get_settings
+
+
+def make_broker(url: str | None) -> dramatiq.Broker:
+    """A broker for ``url`` with asyncio actors enabled."""
+    broker: dramatiq.Broker
+    if url is None:
+        broker = StubBroker()
+    elif url.startswith(("amqp://", "amqps://")):
+        broker = RabbitmqBroker(url=url, confirm_delivery=True)
+    elif url.startswith(("redis://", "rediss://")):
+        broker = RedisBroker(url=url)
+    else:
+        raise ValueError(f"unsupported broker URL scheme: {url.split(':', 1)[0]}")
+    broker.add_middleware(AsyncIO())
+    return broker
+
+
+broker = make_broker(get_settings().broker_url)
+dramatiq.set_broker(broker)

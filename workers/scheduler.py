@@ -1,0 +1,47 @@
+"""Periodic triggers. Level-triggered: each tick enqueues work that derives what to do from the
+database, so a missed or doubled tick does no harm."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+log = structlog.get_logger("lendgraph.scheduler")
+
+
+@dataclass(frozen=True)
+class Job:
+    """Something to enqueue every ``every_seconds``."""
+
+    name: str
+    every_seconds: float
+    enqueue: Callable[[], object]
+
+
+def default_jobs() -> list[Job]:
+    """The platform's periodic jobs."""
+    from workers.actors import maintenance
+
+    return [Job("expire_refresh_tokens", 3600, maintenance.expire_refresh_tokens.send)]
+
+
+def run(stop: threading.Event, jobs: list[Job] | None = None) -> None:
+    """Tick until ``stop`` is set; each job runs once at start and then on its interval."""
+    jobs = jobs if jobs is not None else default_jobs()
+    due = dict.fromkeys((job.name for job in jobs), 0.0)
+    clock = 0.0
+    tick = 1.0
+    while not stop.is_set():
+        for job in jobs:
+            if clock >= due[job.name]:
+                try:
+                    job.enqueue()
+                    log.info("scheduled", job=job.name)
+                except Exception:
+                    log.exception("schedule_failed", job=job.name)
+                due[job.name] = clock + job.every_seconds
+        stop.wait(tick)
+        clock += tick
