@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import strawberry
+from graphql import GraphQLError
 from strawberry import relay
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import Info
 
 from api.limits import extensions
 from api.parties.mutations import PartyMutations
@@ -15,14 +19,57 @@ from api.tenancy.types import OAuthClientNode, TenantNode, UserNode
 from api.viewer.queries import ViewerQueries
 from lendgraph.settings import Settings
 
+MAX_NODES = 100
+# Every Node type, by its GraphQL name; each resolves IDs with its own permission checks.
+NODE_TYPES: dict[str, Any] = {
+    "Tenant": TenantNode,
+    "User": UserNode,
+    "OAuthClient": OAuthClientNode,
+    "Organization": OrganizationNode,
+    "Person": PersonNode,
+}
+
+
+async def _resolve(info: Info, ids: list[relay.GlobalID]) -> list[relay.Node | None]:
+    # Grouped by type so each type loads its objects in one batch, with its own checks.
+    out: list[relay.Node | None] = [None] * len(ids)
+    by_type: dict[str, list[int]] = {}
+    for position, gid in enumerate(ids):
+        if gid.type_name in NODE_TYPES:
+            by_type.setdefault(gid.type_name, []).append(position)
+    for type_name, positions in by_type.items():
+        found = await NODE_TYPES[type_name].resolve_nodes(
+            info=info, node_ids=[ids[p].node_id for p in positions]
+        )
+        for position, node in zip(positions, found, strict=True):
+            out[position] = node
+    return out
+
 
 @strawberry.type
 class NodeQueries:
-    node: relay.Node | None = relay.node(
-        description="Any object by its global ID; null when it "
-        "does not exist or is not yours to see."
+    @strawberry.field(
+        description="Any object by its global ID; null when it does not exist or is not "
+        "yours to see."
     )
-    nodes: list[relay.Node | None] = relay.node(description="Objects by global IDs, in order.")
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="A global ID.")],
+    ) -> relay.Node | None:
+        return (await _resolve(info, [id]))[0]
+
+    @strawberry.field(description="Objects by global IDs, in order; null where not visible.")
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[relay.GlobalID], strawberry.argument(description="Global IDs, at most 100.")
+        ],
+    ) -> list[relay.Node | None]:
+        if len(ids) > MAX_NODES:
+            raise GraphQLError(f"at most {MAX_NODES} IDs")
+        return await _resolve(info, ids)
 
 
 Query = merge_types("Query", (ViewerQueries, NodeQueries))
@@ -34,7 +81,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[TenantNode, UserNode, OAuthClientNode, OrganizationNode, PersonNode],
+        types=list(NODE_TYPES.values()),
         extensions=extensions(settings),
         config=StrawberryConfig(batching_config=None),
     )

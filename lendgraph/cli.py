@@ -15,10 +15,23 @@ from lendgraph.settings import Settings, get_settings
 
 
 def _migrate(settings: Settings) -> None:
-    from domain.persistence.migrate import upgrade_to_head
+    from domain.persistence.engine import create_engine
+    from domain.persistence.migrate import set_role_password, upgrade_to_head
     from lendgraph import runtime
 
     upgrade_to_head(runtime.owner_url(settings), settings.app_db_role)
+    if settings.app_db_password is not None:
+        password = settings.app_db_password.get_secret_value()
+
+        async def apply() -> None:
+            engine = create_engine(runtime.owner_url(settings), pool_size=1)
+            try:
+                async with engine.begin() as connection:
+                    await set_role_password(connection, settings.app_db_role, password)
+            finally:
+                await engine.dispose()
+
+        asyncio.run(apply())
 
 
 async def _seed(settings: Settings) -> bool:

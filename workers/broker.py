@@ -21,7 +21,7 @@ def make_broker(url: str | None) -> dramatiq.Broker:
     elif url.startswith(("amqp://", "amqps://")):
         broker = RabbitmqBroker(url=url, confirm_delivery=True)
     elif url.startswith(("redis://", "rediss://")):
-        broker = RedisBroker(url=url)
+        broker = RedisBroker(url=url)  # type: ignore[no-untyped-call]
     else:
         raise ValueError(f"unsupported broker URL scheme: {url.split(':', 1)[0]}")
     broker.add_middleware(AsyncIO())

@@ -43,3 +43,13 @@ async def current_revision(connection: AsyncConnection) -> str | None:
     """The revision the database is at, or None before the first migration."""
     result = await connection.execute(text("select version_num from alembic_version"))
     return result.scalar_one_or_none()
+
+
+async def set_role_password(connection: AsyncConnection, role: str, password: str) -> None:
+    """Give the application role a password (as the owner, after migrating). ALTER ROLE takes
+    no bind parameters, so the literal is quoted here; the role name was checked by the
+    migration."""
+    if not role.replace("_", "").isalnum():
+        raise ValueError(f"unsafe role name: {role!r}")
+    quoted = "'" + password.replace("'", "''") + "'"
+    await connection.execute(text(f"ALTER ROLE {role} WITH LOGIN PASSWORD {quoted}"))
