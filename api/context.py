@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from api.state import AppState
+from domain.collateral import repository as collateral
 from domain.kernel.actor import Actor
 from domain.parties import repository as parties
 from domain.persistence.engine import open_session
 from domain.persistence.scope import DbScope
+from domain.products import repository as products
 from tenants import repository as tenancy
 from tenants.tokens import Principal
 
@@ -46,6 +48,13 @@ class Loaders:
     organizations: DataLoader[uuid.UUID, Any]
     persons: DataLoader[uuid.UUID, Any]
     memberships_of_user: DataLoader[uuid.UUID, Any]
+    products: DataLoader[uuid.UUID, Any]
+    product_versions: DataLoader[uuid.UUID, Any]
+    purchase_orders: DataLoader[uuid.UUID, Any]
+    warehouse_receipts: DataLoader[uuid.UUID, Any]
+    documents: DataLoader[uuid.UUID, Any]
+    documents_of_purchase_orders: DataLoader[uuid.UUID, Any]
+    documents_of_receipts: DataLoader[uuid.UUID, Any]
 
 
 @dataclass
@@ -67,6 +76,13 @@ class Context:
             organizations=self._loader(parties.organizations_by_ids),
             persons=self._loader(parties.persons_by_ids),
             memberships_of_user=self._loader(tenancy.memberships_of_users),
+            products=self._loader(products.products_by_ids),
+            product_versions=self._loader(products.versions_of_products),
+            purchase_orders=self._loader(collateral.purchase_orders_by_ids),
+            warehouse_receipts=self._loader(collateral.receipts_by_ids),
+            documents=self._loader(collateral.documents_by_ids),
+            documents_of_purchase_orders=self._loader(collateral.documents_of_purchase_orders),
+            documents_of_receipts=self._loader(collateral.documents_of_receipts),
         )
 
     @asynccontextmanager

@@ -14,7 +14,7 @@ async def endpoint(request: Request) -> Response:
     """Metrics in the Prometheus text format."""
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = DEFAULT_REGISTRY
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

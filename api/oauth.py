@@ -53,7 +53,12 @@ async def _run(request: Request, endpoint: str | None) -> Response:
             status, body, headers = await anyio.to_thread.run_sync(
                 server.create_endpoint_response, endpoint, oauth_request
             )
-        await session.commit()
+        # An error answer keeps nothing it wrote (e.g. the new refresh token of a rotation
+        # that lost a race, or a refresh token spent by a request refused later on).
+        if status < 400:
+            await session.commit()
+        else:
+            await session.rollback()
     except BaseException:
         await session.rollback()
         raise

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from strawberry.permission import BasePermission
 from strawberry.types import Info
@@ -14,7 +14,7 @@ class Authenticated(BasePermission):
     """Any valid bearer token."""
 
     message = "Authentication required"
-    error_extensions: ClassVar[dict[str, Any]] = {"code": "UNAUTHENTICATED"}
+    error_extensions = {"code": "UNAUTHENTICATED"}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return info.context.principal is not None
@@ -25,7 +25,7 @@ def has_scope(scope: Scope) -> type[BasePermission]:
 
     class HasScope(BasePermission):
         message = f"Requires the {scope.value} scope"
-        error_extensions: ClassVar[dict[str, Any]] = {"code": "FORBIDDEN"}
+        error_extensions = {"code": "FORBIDDEN"}
 
         def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
             principal = info.context.principal

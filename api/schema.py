@@ -11,9 +11,16 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import Info
 
+from api.collateral.mutations import CollateralMutations
+from api.collateral.queries import CollateralQueries
+from api.collateral.types import DocumentNode, PurchaseOrderNode, WarehouseReceiptNode
 from api.limits import extensions
 from api.parties.mutations import PartyMutations
 from api.parties.types import OrganizationNode, PersonNode
+from api.products.mutations import ProductMutations
+from api.products.queries import ProductQueries
+from api.products.types import ProductNode
+from api.scalars import SCALAR_MAP
 from api.tenancy.mutations import TenancyMutations
 from api.tenancy.types import OAuthClientNode, TenantNode, UserNode
 from api.viewer.queries import ViewerQueries
@@ -27,6 +34,10 @@ NODE_TYPES: dict[str, Any] = {
     "OAuthClient": OAuthClientNode,
     "Organization": OrganizationNode,
     "Person": PersonNode,
+    "Product": ProductNode,
+    "PurchaseOrder": PurchaseOrderNode,
+    "WarehouseReceipt": WarehouseReceiptNode,
+    "Document": DocumentNode,
 }
 
 
@@ -38,7 +49,7 @@ async def _resolve(info: Info, ids: list[relay.GlobalID]) -> list[relay.Node | N
         if gid.type_name in NODE_TYPES:
             by_type.setdefault(gid.type_name, []).append(position)
     for type_name, positions in by_type.items():
-        found = await NODE_TYPES[type_name].resolve_nodes(
+        found = await NODE_TYPES[type_name].load_by_ids(
             info=info, node_ids=[ids[p].node_id for p in positions]
         )
         for position, node in zip(positions, found, strict=True):
@@ -72,8 +83,10 @@ class NodeQueries:
         return await _resolve(info, ids)
 
 
-Query = merge_types("Query", (ViewerQueries, NodeQueries))
-Mutation = merge_types("Mutation", (TenancyMutations, PartyMutations))
+Query = merge_types("Query", (ViewerQueries, NodeQueries, ProductQueries, CollateralQueries))
+Mutation = merge_types(
+    "Mutation", (TenancyMutations, PartyMutations, ProductMutations, CollateralMutations)
+)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -83,5 +96,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         types=list(NODE_TYPES.values()),
         extensions=extensions(settings),
-        config=StrawberryConfig(batching_config=None),
+        config=StrawberryConfig(batching_config=None, scalar_map=SCALAR_MAP),
     )

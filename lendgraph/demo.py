@@ -1,18 +1,38 @@
 """Demo marketplace for ``lendgraph dev`` and ``lendgraph seed-demo``: an operator, two funders
-with staff, supply-chain parties, a borrower, a partner app and a first-party console client.
+with staff and a published product of each line, supply-chain parties, a borrower, a partner
+app (with marketplace:read) and a first-party console client.
 Running it again changes nothing. The credentials below are for local demos only."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.kernel.actor import Actor
 from domain.kernel.crypto import PersonalDataCipher
+from domain.kernel.daycount import DayCountConvention
+from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
+from domain.loans.policy import RepaymentMethod
+from domain.parties import repository as parties
 from domain.parties import service as party_service
 from domain.parties.models import OrganizationKind
+from domain.products import repository as product_repository
+from domain.products import service as product_service
+from domain.products.models import FeeKind, PenaltyBasis, ProductLine, TermUnit
+from domain.products.policy import (
+    ConsumerEligibility,
+    LatePenalty,
+    OrderFinancingTerms,
+    OriginationFee,
+    PrepaymentPenalty,
+    ProductTerms,
+    WarehousePledgeTerms,
+)
 from tenants import repository as tenancy
 from tenants import service as tenant_service
 from tenants.models import ClientKind, TenantKind
@@ -51,7 +71,15 @@ ORGANIZATIONS = (
 
 
 async def seed(session: AsyncSession, cipher: PersonalDataCipher) -> bool:
-    """Create the demo data unless it exists; True when something was created."""
+    """Create the demo data unless it exists; True when something was created. Each part is
+    created only when missing, so a database seeded before products existed gets them."""
+    created = await _seed_parties_and_access(session, cipher)
+    created = await _seed_products(session) or created
+    await session.flush()
+    return created
+
+
+async def _seed_parties_and_access(session: AsyncSession, cipher: PersonalDataCipher) -> bool:
     if await tenancy.tenant_by_slug(session, FUNDERS[0].slug) is not None:
         return False
     tenants = {}
@@ -139,7 +167,7 @@ async def seed(session: AsyncSession, cipher: PersonalDataCipher) -> bool:
         SEEDER,
         name="QuickLoan partner app",
         kind=ClientKind.PARTNER_APP,
-        scopes=["viewer:read"],
+        scopes=["viewer:read", "marketplace:read"],
         organization_id=orgs[OrganizationKind.PARTNER].id,
         credentials=PARTNER_CLIENT,
     )
@@ -153,3 +181,104 @@ async def seed(session: AsyncSession, cipher: PersonalDataCipher) -> bool:
     )
     await session.flush()
     return True
+
+
+def _demo_products(
+    core: uuid.UUID, warehouse: uuid.UUID
+) -> list[tuple[str, ProductLine, ProductTerms]]:
+    """One product of each line: a consumer instalment loan, order financing for Huaxin's
+    suppliers and a grain-receipt pledge at the bonded warehouse."""
+    cny = partial(Money.parse, currency="CNY")
+    late = LatePenalty(
+        daily_rate=Decimal("0.0005"), basis=PenaltyBasis.OVERDUE_INSTALLMENT, grace_days=3
+    )
+    return [
+        (
+            "Salary Advance 12",
+            ProductLine.CONSUMER_CREDIT,
+            ProductTerms(
+                currency="CNY",
+                min_amount=cny("1000.00"),
+                max_amount=cny("200000.00"),
+                term_unit=TermUnit.MONTH,
+                allowed_terms=(3, 6, 12, 24),
+                annual_rate=Decimal("0.12"),
+                repayment_method=RepaymentMethod.EQUAL_INSTALLMENT,
+                day_count=DayCountConvention.ACT_365,
+                late_penalty=late,
+                prepayment_penalty=PrepaymentPenalty(
+                    rate=Decimal("0.01"), free_allowance=Decimal("0.10")
+                ),
+                origination_fee=OriginationFee(kind=FeeKind.PERCENT, rate=Decimal("0.005")),
+                consumer_eligibility=ConsumerEligibility(
+                    min_age=22, max_age=55, min_credit_score=600
+                ),
+            ),
+        ),
+        (
+            "Supplier Order Finance",
+            ProductLine.ORDER_FINANCING,
+            ProductTerms(
+                currency="CNY",
+                min_amount=cny("100000.00"),
+                max_amount=cny("10000000.00"),
+                term_unit=TermUnit.MONTH,
+                allowed_terms=(3, 6, 12),
+                annual_rate=Decimal("0.065"),
+                repayment_method=RepaymentMethod.INTEREST_ONLY,
+                day_count=DayCountConvention.ACT_360,
+                late_penalty=late,
+                prepayment_penalty=PrepaymentPenalty(rate=Decimal(0), free_allowance=Decimal(1)),
+                origination_fee=OriginationFee(kind=FeeKind.FLAT, flat=cny("2000.00")),
+                order_financing=OrderFinancingTerms(
+                    max_advance_rate=Decimal("0.80"), eligible_core_enterprise_ids=(core,)
+                ),
+            ),
+        ),
+        (
+            "Grain Receipt Pledge 90/180",
+            ProductLine.WAREHOUSE_RECEIPT_PLEDGE,
+            ProductTerms(
+                currency="CNY",
+                min_amount=cny("500000.00"),
+                max_amount=cny("20000000.00"),
+                term_unit=TermUnit.DAY,
+                allowed_terms=(90, 180),
+                annual_rate=Decimal("0.072"),
+                repayment_method=RepaymentMethod.BULLET,
+                day_count=DayCountConvention.ACT_365,
+                late_penalty=late,
+                prepayment_penalty=PrepaymentPenalty(rate=Decimal(0), free_allowance=Decimal(1)),
+                warehouse_pledge=WarehousePledgeTerms(
+                    max_ltv=Decimal("0.70"),
+                    haircut=Decimal("0.10"),
+                    accepted_warehouse_ids=(warehouse,),
+                ),
+            ),
+        ),
+    ]
+
+
+async def _seed_products(session: AsyncSession) -> bool:
+    """Publish one product of each line for every demo funder that has no products yet."""
+    core = await parties.organization_by_code(session, ORGANIZATIONS[0][2])
+    warehouse = await parties.organization_by_code(session, ORGANIZATIONS[1][2])
+    if core is None or warehouse is None:
+        return False
+    created = False
+    for funder in FUNDERS:
+        tenant = await tenancy.tenant_by_slug(session, funder.slug)
+        if tenant is None or await product_repository.count_of_tenant(session, tenant.id) > 0:
+            continue
+        for name, line, terms in _demo_products(core.id, warehouse.id):
+            draft = await product_service.create_product(
+                session,
+                SEEDER,
+                product_line=line,
+                name=f"{name} ({funder.name})",
+                terms=terms,
+                tenant_id=tenant.id,
+            )
+            await product_service.publish_product(session, SEEDER, product_id=draft.product.id)
+        created = True
+    return created

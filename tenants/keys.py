@@ -5,6 +5,7 @@ remove the old one once its tokens have expired; a token whose key is gone is re
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,9 @@ def load_or_create_dev_keys(path: Path) -> SigningKeys:
     key = generate_key()
     key_set = KeySet([key])
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(key_set.as_dict(private=True)))
-    path.chmod(0o600)
+    # Created owner-only: writing first and narrowing afterwards would leave the private key
+    # readable by others for a moment.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(key_set.as_dict(private=True)))
     return SigningKeys(key_set, str(key.kid))

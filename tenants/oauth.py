@@ -45,10 +45,12 @@ def _on_loop(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
 
 
 class AuthClient(ClientMixin):  # type: ignore[misc]
-    """Authlib's view of an :class:`OAuthClient` row."""
+    """Authlib's view of an :class:`OAuthClient` row. ``tenant_active`` is False when the
+    client is bound to a tenant that is disabled: such a client authenticates no more."""
 
-    def __init__(self, row: OAuthClient) -> None:
+    def __init__(self, row: OAuthClient, *, tenant_active: bool = True) -> None:
         self.row = row
+        self.tenant_active = tenant_active
 
     def get_client_id(self) -> str:
         return self.row.client_id
@@ -65,9 +67,9 @@ class AuthClient(ClientMixin):  # type: ignore[misc]
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return repository.is_active(self.row) and secrets.check_token(
-            client_secret, self.row.secret_hash
-        )
+        # Compare first, so a disabled client costs the same as an active one.
+        matches = secrets.check_token(client_secret, self.row.secret_hash)
+        return matches and repository.is_active(self.row) and self.tenant_active
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method in CLIENT_AUTH_METHODS
@@ -137,18 +139,22 @@ class Store:
 
     async def client(self, client_id: str) -> AuthClient | None:
         row = await repository.client_by_client_id(self.session, client_id)
-        return AuthClient(row) if row is not None else None
-
-    async def sign_in(self, email: str, password: str, tenant: str | None) -> AuthUser | None:
-        user = await repository.user_by_email(self.session, email)
-        # Check a password even for an unknown user, so timing does not reveal who exists.
-        if not secrets.check_password(password, user.password_hash if user else None):
+        if row is None:
             return None
-        if user is None or not repository.is_active(user):
-            return None
-        return await self._with_membership(user, tenant)
+        return AuthClient(row, tenant_active=await self._tenant_active(row.tenant_id))
 
-    async def _with_membership(self, user: User, tenant: str | None) -> AuthUser:
+    async def _tenant_active(self, tenant_id: uuid.UUID | None) -> bool:
+        if tenant_id is None:
+            return True
+        tenant = (await repository.tenants_by_ids(self.session, [tenant_id])).get(tenant_id)
+        return tenant is not None and repository.is_active(tenant)
+
+    async def user_by_email(self, email: str) -> User | None:
+        """The user signing in, if any; the password is checked by the caller."""
+        return await repository.user_by_email(self.session, email)
+
+    async def with_membership(self, user: User, tenant: str | None) -> AuthUser:
+        """The signed-in user with the tenant membership the token is for."""
         memberships = await repository.memberships_of_user(self.session, user.id)
         if not memberships:
             if tenant:
@@ -180,6 +186,15 @@ class Store:
         client = (await repository.clients_by_ids(self.session, [row.client_pk]))[row.client_pk]
         return AuthRefreshToken(row, client)
 
+    async def spend(self, token: AuthRefreshToken) -> bool:
+        """Revoke a refresh token being rotated; False when another request spent it first.
+        The conditional UPDATE waits for a concurrent rotation of the same row to commit and
+        then matches nothing, so at most one request can rotate a refresh token."""
+        count = await repository.revoke_refresh_tokens(
+            self.session, at=utcnow(), token_id=token.row.id
+        )
+        return count == 1
+
     async def user_of(self, token: AuthRefreshToken) -> AuthUser | None:
         if token.row.user_id is None:
             return None
@@ -190,6 +205,8 @@ class Store:
             return None
         if token.row.tenant_id is None:
             return AuthUser(user, None)
+        if not await self._tenant_active(token.row.tenant_id):
+            return None
         membership = await repository.membership(self.session, token.row.tenant_id, user.id)
         return AuthUser(user, membership) if membership else None
 
@@ -281,6 +298,12 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         return token
 
 
+# Checked in place of a missing password hash, so that an unknown e-mail costs the same work
+# as a wrong password and timing does not reveal who has an account. Made by the real hashing
+# function (once, at import), so it follows its scheme and cost; nobody knows its password.
+_DUMMY_PASSWORD_HASH = secrets.hash_password(uuid.uuid4().hex)
+
+
 class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: ignore[misc]
     """Resource-owner password grant: development only (the server registers it then)."""
 
@@ -289,7 +312,15 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
     def authenticate_user(self, username: str, password: str) -> AuthUser | None:
         store: Store = self.server.store
         tenant = self.request.payload.data.get("tenant")
-        return _on_loop(store.sign_in, username, password, tenant)
+        user = _on_loop(store.user_by_email, username)
+        stored = user.password_hash if user is not None else None
+        # scrypt runs here, in Authlib's worker thread, not on the event loop; and always once,
+        # known user or not.
+        if not secrets.check_password(password, stored or _DUMMY_PASSWORD_HASH):
+            return None
+        if user is None or not stored or not repository.is_active(user):
+            return None
+        return _on_loop(store.with_membership, user, tenant)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -317,7 +348,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def revoke_old_credential(self, refresh_token: AuthRefreshToken) -> None:
         store: Store = self.server.store
-        _on_loop(store.revoke, refresh_token)
+        # Losing a race with a concurrent rotation of the same token fails this request; the
+        # HTTP layer then rolls back the token it just saved.
+        if not _on_loop(store.spend, refresh_token):
+            raise InvalidGrantError("the refresh token was already used")
 
 
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
@@ -336,10 +370,18 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
 @dataclass
 class IntrospectedAccessToken:
-    """A verified access token, for introspection."""
+    """A verified access token, for introspection (Authlib asks it the questions it asks a
+    stored token)."""
 
     claims: dict[str, Any]
     client_id: str
+
+    def is_expired(self) -> bool:
+        return int(self.claims["exp"]) <= int(utcnow().timestamp())
+
+    def is_revoked(self) -> bool:
+        # Access tokens are short-lived JWTs and are not revoked one by one.
+        return False
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenants.models import Membership, OAuthClient, RefreshToken, Status, Tenant, User
@@ -153,3 +153,18 @@ def add(
 ) -> None:
     """Stage a new row; the caller's flush writes it."""
     session.add(row)
+
+
+async def principal_active(
+    session: AsyncSession,
+    *,
+    client_id: str,
+    user_id: uuid.UUID | None,
+    tenant_id: uuid.UUID | None,
+) -> bool:
+    """Whether the client, user and tenant behind a token are all still active."""
+    result = await session.execute(
+        text("select app_principal_active(:client_id, :user_id, :tenant_id)"),
+        {"client_id": client_id, "user_id": user_id, "tenant_id": tenant_id},
+    )
+    return bool(result.scalar_one())

@@ -1,5 +1,10 @@
 """Onboarding use cases of the platform operator: tenants, users with roles, OAuth clients,
-and disabling users and clients (which revokes their refresh tokens at once)."""
+and disabling users and clients (which revokes their refresh tokens at once).
+
+Each needs its write scope and, since row-level security lets only the platform scope write
+these rows, the operator's ``platform:admin`` scope too: a tenant's service account holding a
+write scope is refused with FORBIDDEN instead of failing in the database. The use cases that
+take IDs resolve them first, so an ID the caller may not see still reads as NOT_FOUND."""
 
 from __future__ import annotations
 
@@ -18,9 +23,29 @@ from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.scopes import Role, Scope
 from domain.parties import policy as party_policy
 from domain.parties import repository as parties
-from domain.parties.models import OrganizationKind
+from domain.parties.models import Organization, OrganizationKind
 from tenants import policy, repository, secrets
 from tenants.models import ClientKind, Membership, OAuthClient, Status, Tenant, TenantKind, User
+
+
+async def _require_tenant(session: AsyncSession, actor: Actor, tenant_id: uuid.UUID) -> Tenant:
+    """The tenant an input names. Row-level security may show more tenants than the actor may
+    act for (a funder with a published offer is marketplace data), so anyone but the operator
+    may only name their own tenant; any other reads as not found."""
+    tenant = (await repository.tenants_by_ids(session, [tenant_id])).get(tenant_id)
+    if tenant is None or not (actor.is_platform or tenant.id == actor.tenant_id):
+        raise DomainError(ErrorCode.NOT_FOUND, "no such tenant", "tenantId")
+    return tenant
+
+
+async def _require_organization(
+    session: AsyncSession, actor: Actor, organization_id: uuid.UUID
+) -> Organization:
+    """The organization an input names, checked again under row-level security."""
+    org = (await parties.organizations_by_ids(session, [organization_id])).get(organization_id)
+    if org is None or not party_policy.organization_visible(actor, org):
+        raise DomainError(ErrorCode.NOT_FOUND, "no such organization", "organizationId")
+    return org
 
 
 async def create_tenant(
@@ -35,6 +60,7 @@ async def create_tenant(
 ) -> Tenant:
     """Onboard a funder."""
     require(actor, Scope.TENANTS_WRITE)
+    require(actor, Scope.PLATFORM_ADMIN)
     problems: list[DomainError] = []
     checks: list[Callable[[], str]] = [
         lambda: party_policy.require_name(name),
@@ -126,17 +152,14 @@ async def create_user(
     errors.collect(problems)
 
     if tenant_id is not None:
-        found = await repository.tenants_by_ids(session, [tenant_id])
-        if tenant_id not in found:
-            raise DomainError(ErrorCode.NOT_FOUND, "no such tenant", "tenantId")
-    if person_id is not None and person_id not in await parties.persons_by_ids(
-        session, [person_id]
-    ):
-        raise DomainError(ErrorCode.NOT_FOUND, "no such person", "personId")
+        await _require_tenant(session, actor, tenant_id)
+    if person_id is not None:
+        person = (await parties.persons_by_ids(session, [person_id])).get(person_id)
+        if person is None or not party_policy.person_visible(actor, person):
+            raise DomainError(ErrorCode.NOT_FOUND, "no such person", "personId")
     if organization_id is not None:
-        orgs = await parties.organizations_by_ids(session, [organization_id])
-        if organization_id not in orgs:
-            raise DomainError(ErrorCode.NOT_FOUND, "no such organization", "organizationId")
+        await _require_organization(session, actor, organization_id)
+    require(actor, Scope.PLATFORM_ADMIN)
     if await repository.user_by_email(session, clean_email) is not None:
         raise DomainError(ErrorCode.DUPLICATE, "a user with this e-mail exists", "email")
 
@@ -219,15 +242,12 @@ async def create_client(
         if tenant_id is not None:
             raise DomainError(ErrorCode.INVALID, "partner apps serve every tenant", "tenantId")
     if organization_id is not None:
-        org = (await parties.organizations_by_ids(session, [organization_id])).get(organization_id)
-        if org is None:
-            raise DomainError(ErrorCode.NOT_FOUND, "no such organization", "organizationId")
+        org = await _require_organization(session, actor, organization_id)
         if kind == ClientKind.PARTNER_APP and org.kind != OrganizationKind.PARTNER:
             raise DomainError(ErrorCode.INVALID, "not a partner organization", "organizationId")
-    if tenant_id is not None and tenant_id not in await repository.tenants_by_ids(
-        session, [tenant_id]
-    ):
-        raise DomainError(ErrorCode.NOT_FOUND, "no such tenant", "tenantId")
+    if tenant_id is not None:
+        await _require_tenant(session, actor, tenant_id)
+    require(actor, Scope.PLATFORM_ADMIN)
 
     client_id, secret = credentials or secrets.new_client_credentials()
     client = OAuthClient(
@@ -261,6 +281,7 @@ async def disable_user(session: AsyncSession, actor: Actor, *, user_id: uuid.UUI
     user = (await repository.users_by_ids(session, [user_id])).get(user_id)
     if user is None:
         raise DomainError(ErrorCode.NOT_FOUND, "no such user", "id")
+    require(actor, Scope.PLATFORM_ADMIN)
     if user.status == Status.DISABLED:
         raise DomainError(ErrorCode.ALREADY_DISABLED, "the user is already disabled", "id")
     now = utcnow()
@@ -285,6 +306,7 @@ async def disable_client(session: AsyncSession, actor: Actor, *, id: uuid.UUID) 
     client = (await repository.clients_by_ids(session, [id])).get(id)
     if client is None:
         raise DomainError(ErrorCode.NOT_FOUND, "no such client", "id")
+    require(actor, Scope.PLATFORM_ADMIN)
     if client.status == Status.DISABLED:
         raise DomainError(ErrorCode.ALREADY_DISABLED, "the client is already disabled", "id")
     now = utcnow()

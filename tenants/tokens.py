@@ -91,20 +91,34 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
             self.validate_token(claims, scopes=None, request=None)
         except (InvalidTokenError, JoseError, ValueError) as exc:
             raise TokenRejected("invalid token") from exc
-        try:
-            roles = frozenset(Role(r) for r in claims.get("roles") or [])
-        except ValueError as exc:
-            raise TokenRejected("unknown role") from exc
-        return Principal(
-            subject=str(claims["sub"]),
-            client_id=str(claims["client_id"]),
-            # A user's token has the user as subject; a client's own token has the client.
-            user_id=None if claims["sub"] == claims["client_id"] else _uuid(claims["sub"]),
-            tenant_id=_uuid(claims.get(TENANT_CLAIM)),
-            organization_id=_uuid(claims.get(ORG_CLAIM)),
-            person_id=_uuid(claims.get(PERSON_CLAIM)),
-            roles=roles,
-            scopes=parse_scopes(claims.get("scope")),
-            jti=str(claims["jti"]),
-            expires_at=int(claims["exp"]),
-        )
+        return _principal(claims)
+
+
+def _principal(claims: Any) -> Principal:
+    # Even a genuine signature does not make the claims well-typed: anything unexpected is a
+    # rejected token, never an error further in.
+    sub, client_id, scope = claims.get("sub"), claims.get("client_id"), claims.get("scope", "")
+    role_names = claims.get("roles") or []
+    if not (isinstance(sub, str) and sub and isinstance(client_id, str) and client_id):
+        raise TokenRejected("malformed subject")
+    if not isinstance(scope, str):
+        raise TokenRejected("malformed scope")
+    if not (isinstance(role_names, list) and all(isinstance(r, str) for r in role_names)):
+        raise TokenRejected("malformed roles")
+    try:
+        roles = frozenset(Role(r) for r in role_names)
+    except ValueError as exc:
+        raise TokenRejected("unknown role") from exc
+    return Principal(
+        subject=sub,
+        client_id=client_id,
+        # A user's token has the user as subject; a client's own token has the client.
+        user_id=None if sub == client_id else _uuid(sub),
+        tenant_id=_uuid(claims.get(TENANT_CLAIM)),
+        organization_id=_uuid(claims.get(ORG_CLAIM)),
+        person_id=_uuid(claims.get(PERSON_CLAIM)),
+        roles=roles,
+        scopes=parse_scopes(scope),
+        jti=str(claims["jti"]),
+        expires_at=int(claims["exp"]),
+    )

@@ -133,7 +133,8 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
 
 TABLES = (
     "audit_log, events, refresh_tokens, memberships, oauth_clients, users, persons, "
-    "organizations, tenants"
+    "organizations, tenants, product_versions, products, "
+    "documents, receipt_claims, warehouse_receipts, purchase_orders"
 )
 
 

@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from api.relay import load_nodes
 from domain.kernel.scopes import Scope
-from domain.parties import models
+from domain.parties import models, policy
 
 OrganizationKind = strawberry.enum(
     models.OrganizationKind, description="The part an organization plays in the marketplace."
@@ -37,7 +37,7 @@ class OrganizationNode(relay.Node):
         )
 
     @classmethod
-    async def resolve_nodes(
+    async def load_by_ids(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[OrganizationNode | None]:
         return await load_nodes(
@@ -46,6 +46,7 @@ class OrganizationNode(relay.Node):
             loader=lambda loaders: loaders.organizations,
             scope=Scope.ORGANIZATIONS_READ,
             to_node=cls.from_row,
+            visible=policy.organization_visible,
         )
 
 
@@ -68,7 +69,7 @@ class PersonNode(relay.Node):
         )
 
     @classmethod
-    async def resolve_nodes(
+    async def load_by_ids(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[PersonNode | None]:
         return await load_nodes(
@@ -77,4 +78,5 @@ class PersonNode(relay.Node):
             loader=lambda loaders: loaders.persons,
             scope=Scope.PERSONS_READ,
             to_node=cls.from_row,
+            visible=policy.person_visible,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
@@ -207,6 +209,6 @@ class TenancyMutations:
         )
 
 
-def _required(value: object) -> object:
-    assert value is not None  # a GlobalID argument is never null here
+def _required(value: uuid.UUID | None) -> uuid.UUID:
+    assert value is not None  # a non-null GlobalID argument always decodes to a value
     return value

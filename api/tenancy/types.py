@@ -45,7 +45,7 @@ class TenantNode(relay.Node):
         )
 
     @classmethod
-    async def resolve_nodes(
+    async def load_by_ids(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[TenantNode | None]:
         return await load_nodes(
@@ -100,7 +100,7 @@ class UserNode(relay.Node):
         ]
 
     @classmethod
-    async def resolve_nodes(
+    async def load_by_ids(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[UserNode | None]:
         return await load_nodes(
@@ -148,7 +148,7 @@ class OAuthClientNode(relay.Node):
         return TenantNode.from_row(row) if row else None
 
     @classmethod
-    async def resolve_nodes(
+    async def load_by_ids(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[OAuthClientNode | None]:
         return await load_nodes(

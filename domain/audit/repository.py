@@ -24,7 +24,8 @@ async def record(
 ) -> None:
     """Append one audit row in the caller's transaction."""
     await session.execute(
-        insert(AuditEntry).values(
+        insert(AuditEntry)
+        .values(
             tenant_id=tenant_id,
             actor_user_id=actor.user_id,
             actor_client_id=actor.client_id,
@@ -34,4 +35,6 @@ async def record(
             object_id=str(object_id),
             details=details or {},
         )
+        # No RETURNING: some writers may append rows that their scope cannot read back.
+        .inline()
     )

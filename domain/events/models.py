@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, String, func
+from sqlalchemy import BigInteger, DateTime, Identity, Index, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,5 +27,10 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(64))
     aggregate_type: Mapped[str] = mapped_column(String(64))
     aggregate_id: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'")
+    )
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # The relay's queue: unpublished events in commit order.
+    __table_args__ = (Index("ix_events_unpublished", id, postgresql_where=published_at.is_(None)),)

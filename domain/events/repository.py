@@ -22,11 +22,14 @@ async def append(
 ) -> None:
     """Write one event; it becomes visible to relays when the transaction commits."""
     await session.execute(
-        insert(Event).values(
+        insert(Event)
+        .values(
             tenant_id=tenant_id,
             type=type,
             aggregate_type=aggregate_type,
             aggregate_id=str(aggregate_id),
             payload=payload or {},
         )
+        # No RETURNING: some writers may append rows that their scope cannot read back.
+        .inline()
     )

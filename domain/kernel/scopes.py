@@ -20,6 +20,13 @@ class Scope(StrEnum):
     CLIENTS_READ = "clients:read"
     CLIENTS_WRITE = "clients:write"
     VIEWER_READ = "viewer:read"
+    PRODUCTS_READ = "products:read"
+    PRODUCTS_WRITE = "products:write"
+    MARKETPLACE_READ = "marketplace:read"
+    COLLATERAL_READ = "collateral:read"  # purchase orders, warehouse receipts
+    COLLATERAL_WRITE = "collateral:write"
+    DOCUMENTS_READ = "documents:read"
+    DOCUMENTS_WRITE = "documents:write"
 
 
 class Role(StrEnum):
@@ -43,22 +50,39 @@ PLATFORM_ROLES = frozenset(
 )
 
 _ALL = frozenset(Scope)
+# Parties act on their own orders, receipts and documents (row-level security narrows to them);
+# funder staff read what their deals reference.
+_COLLATERAL_PARTY = frozenset(
+    {Scope.COLLATERAL_READ, Scope.COLLATERAL_WRITE, Scope.DOCUMENTS_READ, Scope.DOCUMENTS_WRITE}
+)
+_COLLATERAL_FUNDER = frozenset({Scope.COLLATERAL_READ, Scope.DOCUMENTS_READ})
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.PLATFORM_ADMIN: _ALL,
     Role.FUNDER_ADMIN: frozenset(
-        {Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.USERS_READ, Scope.CLIENTS_READ}
-    ),
-    Role.FIRST_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ}),
-    Role.SECOND_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ}),
-    Role.FINANCE_OFFICER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ}),
-    Role.BORROWER: frozenset({Scope.VIEWER_READ}),
-    Role.CORE_ENTERPRISE_USER: frozenset({Scope.VIEWER_READ}),
-    Role.WAREHOUSE_USER: frozenset({Scope.VIEWER_READ}),
+        {
+            Scope.VIEWER_READ,
+            Scope.TENANTS_READ,
+            Scope.USERS_READ,
+            Scope.CLIENTS_READ,
+            Scope.PRODUCTS_READ,
+            Scope.PRODUCTS_WRITE,
+        }
+    )
+    | _COLLATERAL_FUNDER,
+    Role.FIRST_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
+    | _COLLATERAL_FUNDER,
+    Role.SECOND_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
+    | _COLLATERAL_FUNDER,
+    Role.FINANCE_OFFICER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
+    | _COLLATERAL_FUNDER,
+    Role.BORROWER: frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ}) | _COLLATERAL_PARTY,
+    Role.CORE_ENTERPRISE_USER: frozenset({Scope.VIEWER_READ}) | _COLLATERAL_PARTY,
+    Role.WAREHOUSE_USER: frozenset({Scope.VIEWER_READ}) | _COLLATERAL_PARTY,
 }
 
 # Scopes an OAuth client may be registered with, by kind of client.
-PARTNER_APP_SCOPES = frozenset({Scope.VIEWER_READ})
+PARTNER_APP_SCOPES = frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ}) | _COLLATERAL_PARTY
 SERVICE_ACCOUNT_SCOPES = _ALL - {Scope.PLATFORM_ADMIN}
 
 

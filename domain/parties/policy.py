@@ -7,7 +7,9 @@ import re
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
+from domain.kernel.actor import Actor
 from domain.kernel.errors import DomainError, ErrorCode
+from domain.parties.models import PUBLIC_ORGANIZATION_KINDS, Organization, Person
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
@@ -54,3 +56,19 @@ def require_name(value: str, field: str = "name", max_length: int = 200) -> str:
     if len(name) > max_length:
         raise DomainError(ErrorCode.TOO_LONG, f"at most {max_length} characters", field)
     return name
+
+
+def organization_visible(actor: Actor, org: Organization) -> bool:
+    """The rule row-level security enforces on organizations, for the second check on objects
+    loaded by ID: the operator sees all; anyone else the public kinds and their own."""
+    return (
+        actor.is_platform
+        or org.kind in PUBLIC_ORGANIZATION_KINDS
+        or (actor.organization_id is not None and org.id == actor.organization_id)
+    )
+
+
+def person_visible(actor: Actor, person: Person) -> bool:
+    """The rule row-level security enforces on persons: the operator sees all; anyone else
+    only the person they are. (Funders will see borrowers through their own deals.)"""
+    return actor.is_platform or (actor.person_id is not None and person.id == actor.person_id)

@@ -1,4 +1,5 @@
-"""Use cases on parties: onboarding organizations and persons (platform operator only)."""
+"""Use cases on parties: onboarding organizations and persons (platform operator only: the
+write scope and ``platform:admin``, without which row-level security would refuse the insert)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ async def create_organization(
 ) -> Organization:
     """Onboard a company. Its unified social credit code must be valid and new."""
     require(actor, Scope.ORGANIZATIONS_WRITE)
+    require(actor, Scope.PLATFORM_ADMIN)
     problems: list[DomainError] = []
     clean_name = code = ""
     try:
@@ -66,6 +68,7 @@ async def create_person(
     """Register a natural person. Resident ID and phone are encrypted; the resident ID must be
     valid and not registered before."""
     require(actor, Scope.PERSONS_WRITE)
+    require(actor, Scope.PLATFORM_ADMIN)
     problems: list[DomainError] = []
     name = rid = ""
     mobile: str | None = None

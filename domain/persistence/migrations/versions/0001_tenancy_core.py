@@ -180,9 +180,11 @@ CREATE POLICY users_access ON users
                       WHERE m.user_id = users.id AND m.tenant_id = app_tenant_id()))
     WITH CHECK (app_is_platform());
 
+-- Only the operator grants memberships: a membership makes a user visible to the tenant, so
+-- a tenant-scoped insert could otherwise reveal any user.
 CREATE POLICY memberships_access ON memberships
     USING (app_is_platform() OR tenant_id = app_tenant_id())
-    WITH CHECK (app_is_platform() OR tenant_id = app_tenant_id());
+    WITH CHECK (app_is_platform());
 
 CREATE POLICY oauth_clients_access ON oauth_clients
     USING (app_is_platform() OR tenant_id = app_tenant_id())
@@ -240,6 +242,8 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     _execute_each(POLICIES_SQL)
 
+    # PostgreSQL before 15 lets every role create objects in public; the app role must not.
+    op.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     op.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
     op.execute(f"GRANT SELECT ON alembic_version TO {role}")
     for table in (

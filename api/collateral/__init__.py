@@ -1,0 +1,1 @@
+"""GraphQL for supply-chain assets: purchase orders, warehouse receipts and documents."""

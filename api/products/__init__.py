@@ -1,0 +1,1 @@
+"""GraphQL of products and the marketplace."""

@@ -1,0 +1,1 @@
+"""Loan products: funders' product lines, versions of terms, lifecycle and quotes."""

@@ -1,0 +1,999 @@
+"""Database-level tenant isolation (DESIGN.md section 5), checked against PostgreSQL itself.
+
+Every query here runs as the application role, the one the service connects as, with the scope
+bound per transaction through ``set_config(..., true)`` (by hand, or through the session hook
+of ``domain.persistence.scope``). The owner connection is used only to seed rows below RLS and
+to know the truth to compare against. Tables are discovered from the catalog, so a table added
+later is covered without editing this file, or makes a test fail until its rules are declared
+here (what a tenant may see of it, which rows are public, how to build a row of it)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from api.state import AppState
+from domain.parties.models import PUBLIC_ORGANIZATION_KINDS
+from domain.persistence.engine import create_engine, open_session, session_factory
+from domain.persistence.scope import NO_SCOPE, PLATFORM_SCOPE, DbScope
+from lendgraph import runtime
+from tests.support import World, seed_world
+
+# Tables outside row-level security by design.
+NOT_RLS_TABLES = frozenset({"alembic_version"})
+
+# Tenant tables whose policy is platform-only: a tenant sees none of their rows, its own
+# included (refresh tokens are read and written only by the token endpoint, in platform scope).
+PLATFORM_ONLY_TENANT_TABLES = frozenset({"refresh_tokens"})
+
+# What tenant A (bound alone, no user/person/organization) may see of the tables without a
+# ``tenant_id`` column, besides their public rows. ``:a`` is tenant A.
+OWN_ROWS = {
+    "tenants": "id = :a",
+    "users": "exists (select 1 from memberships m where m.user_id = users.id and m.tenant_id = :a)",
+    "persons": "false",
+    "organizations": "false",
+    # Supply chain (0003): a funder sees the receipts its deals have claimed and the documents
+    # attached to them; orders only through deals (none yet).
+    "purchase_orders": "false",
+    "warehouse_receipts": "exists (select 1 from receipt_claims c"
+    " where c.receipt_id = warehouse_receipts.id and c.tenant_id = :a)",
+    "documents": "exists (select 1 from receipt_claims c"
+    " where c.receipt_id = documents.warehouse_receipt_id and c.tenant_id = :a)",
+}
+
+PUBLIC_ORGANIZATION_KIND_NAMES = frozenset({"CORE_ENTERPRISE", "WAREHOUSE", "PARTNER"})
+PRIVATE_ORGANIZATION_KIND_NAMES = frozenset({"TRADE_ENTERPRISE", "CARGO_OWNER"})
+
+# Rows readable to any scope, even none, by design: the public organization kinds and the
+# marketplace (published products, their current version, active funders that publish).
+# A rule applies only when every table it names exists.
+PUBLIC_ROWS: dict[str, tuple[frozenset[str], str]] = {
+    "organizations": (
+        frozenset({"organizations"}),
+        "kind in ('CORE_ENTERPRISE', 'WAREHOUSE', 'PARTNER')",
+    ),
+    "products": (frozenset({"products"}), "status = 'PUBLISHED'"),
+    "product_versions": (
+        frozenset({"products", "product_versions"}),
+        "exists (select 1 from products p where p.tenant_id = product_versions.tenant_id"
+        " and p.id = product_versions.product_id and p.status = 'PUBLISHED'"
+        " and p.current_version = product_versions.version)",
+    ),
+    "tenants": (
+        frozenset({"tenants", "products"}),
+        "status = 'ACTIVE' and exists (select 1 from products p"
+        " where p.tenant_id = tenants.id and p.status = 'PUBLISHED')",
+    ),
+}
+
+RLS_VIOLATION = "row-level security"
+PERMISSION_DENIED = "permission denied"
+SETTINGS = ("tenant_id", "platform", "user_id", "person_id", "organization_id")
+
+
+# --- catalog -------------------------------------------------------------------------------
+
+
+async def _rows(engine: AsyncEngine, sql: str, **params: Any) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text(sql), params)).all())
+
+
+async def _scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
+    return (await _rows(engine, sql, **params))[0][0]
+
+
+async def tenant_tables(owner: AsyncEngine) -> list[str]:
+    """Every base table in ``public`` with a ``tenant_id`` column."""
+    rows = await _rows(
+        owner,
+        """
+        select c.table_name
+        from information_schema.columns c
+        join information_schema.tables t
+          on t.table_schema = c.table_schema and t.table_name = c.table_name
+        where c.table_schema = 'public' and c.column_name = 'tenant_id'
+          and t.table_type = 'BASE TABLE'
+        order by 1
+        """,
+    )
+    return [r[0] for r in rows]
+
+
+async def public_tables(owner: AsyncEngine) -> list[str]:
+    """Every table (plain or partitioned) in ``public`` except the ones outside RLS."""
+    rows = await _rows(
+        owner,
+        """
+        select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'public' and c.relkind in ('r', 'p') order by 1
+        """,
+    )
+    return [r[0] for r in rows if r[0] not in NOT_RLS_TABLES]
+
+
+async def nullable_tenant_tables(owner: AsyncEngine) -> set[str]:
+    rows = await _rows(
+        owner,
+        """
+        select table_name from information_schema.columns
+        where table_schema = 'public' and column_name = 'tenant_id' and is_nullable = 'YES'
+        """,
+    )
+    return {r[0] for r in rows}
+
+
+async def app_privileged(owner: AsyncEngine, role: str, tables: list[str], priv: str) -> list[str]:
+    """The tables on which ``role`` holds ``priv`` (on the table or on any of its columns)."""
+    rows = await _rows(
+        owner,
+        """
+        select t from unnest(cast(:tables as text[])) as t
+        where has_table_privilege(:role, t, :priv)
+           or (:priv in ('SELECT', 'INSERT', 'UPDATE', 'REFERENCES')
+               and has_any_column_privilege(:role, t, :priv))
+        order by 1
+        """,
+        tables=tables,
+        role=role,
+        priv=priv,
+    )
+    return [r[0] for r in rows]
+
+
+async def updatable_column(owner: AsyncEngine, role: str, table: str) -> str:
+    rows = await _rows(
+        owner,
+        """
+        select a.attname from pg_attribute a
+        where a.attrelid = cast(:t as regclass) and a.attnum > 0 and not a.attisdropped
+          and has_column_privilege(:role, a.attrelid, a.attnum, 'UPDATE')
+        order by a.attnum limit 1
+        """,
+        t=table,
+        role=role,
+    )
+    assert rows, f"{role} may update {table} but no column of it"
+    return str(rows[0][0])
+
+
+async def has_user_triggers(owner: AsyncEngine, table: str) -> bool:
+    return bool(
+        await _scalar(
+            owner,
+            "select exists (select 1 from pg_trigger"
+            " where tgrelid = cast(:t as regclass) and not tgisinternal)",
+            t=table,
+        )
+    )
+
+
+def public_rules(tables: set[str]) -> dict[str, str]:
+    return {t: sql for t, (needs, sql) in PUBLIC_ROWS.items() if needs <= tables}
+
+
+# --- scopes ----------------------------------------------------------------------------------
+
+
+async def bind(conn: AsyncConnection, **values: str) -> None:
+    """Bind ``app.<name>`` settings for the current transaction only."""
+    for name, value in values.items():
+        await conn.execute(
+            text("select set_config(:name, :value, true)"), {"name": f"app.{name}", "value": value}
+        )
+
+
+@asynccontextmanager
+async def app_tx(engine: AsyncEngine, **values: str) -> AsyncIterator[AsyncConnection]:
+    """A transaction on the application role with the given ``app.*`` settings, rolled back."""
+    async with engine.connect() as conn:
+        tx = await conn.begin()
+        try:
+            await bind(conn, **values)
+            yield conn
+        finally:
+            if tx.is_active:
+                await tx.rollback()
+
+
+@asynccontextmanager
+async def session_tx(state: AppState, scope: DbScope) -> AsyncIterator[AsyncConnection]:
+    """A transaction opened the way the application opens them (scope bound on begin)."""
+    async with open_session(state.sessions, scope) as session:
+        conn = await session.connection()
+        try:
+            yield conn
+        finally:
+            await session.rollback()
+
+
+def scope_of(mode: str, state: AppState, tenant: uuid.UUID | None, platform: bool = False):  # type: ignore[no-untyped-def]
+    """A scoped transaction opened either by the session hook or by hand with set_config."""
+    if mode == "session":
+        return session_tx(state, DbScope(tenant_id=tenant, platform=platform))
+    values = {"tenant_id": "" if tenant is None else str(tenant)}
+    if platform:
+        values["platform"] = "on"
+    return app_tx(state.engine, **values)
+
+
+async def by_tenant(conn: AsyncConnection | AsyncEngine, table: str) -> Counter[uuid.UUID | None]:
+    """How many rows of ``table`` each tenant (None: no tenant) has, as ``conn`` sees them."""
+    sql = text(f'select tenant_id, count(*) from "{table}" group by tenant_id')
+    if isinstance(conn, AsyncEngine):
+        async with conn.connect() as c:
+            rows = (await c.execute(sql)).all()
+    else:
+        rows = (await conn.execute(sql)).all()
+    return Counter({r[0]: r[1] for r in rows})
+
+
+async def count(conn: AsyncConnection, table: str) -> int:
+    return int((await conn.execute(text(f'select count(*) from "{table}"'))).scalar_one())
+
+
+async def ids(conn: AsyncConnection | AsyncEngine, sql: str, **params: Any) -> set[Any]:
+    if isinstance(conn, AsyncEngine):
+        async with conn.connect() as c:
+            return {r[0] for r in (await c.execute(text(sql), params)).all()}
+    return {r[0] for r in (await conn.execute(text(sql), params)).all()}
+
+
+async def seen_rows(conn: AsyncConnection, table: str) -> Counter[str]:
+    """Every row of ``table`` the connection sees, as text (the whole row)."""
+    result = await conn.execute(text(f'select "{table}"::text from "{table}"'))
+    return Counter(r[0] for r in result.all())
+
+
+async def expected_rows(owner: AsyncEngine, table: str, where: str, **params: Any) -> Counter[str]:
+    """The rows of ``table`` matching ``where``, read by the owner below RLS."""
+    async with owner.connect() as conn:
+        result = await conn.execute(
+            text(f'select "{table}"::text from "{table}" where ({where})'), params
+        )
+        return Counter(r[0] for r in result.all())
+
+
+async def assert_sees_exactly(
+    conn: AsyncConnection,
+    owner: AsyncEngine,
+    tenant: uuid.UUID | None,
+    tables: list[str] | None = None,
+) -> None:
+    """``conn`` sees, in every table, exactly the rows tenant ``tenant`` (or, for None, a
+    scope with nothing bound) may see: its own rows and the public ones."""
+    all_tables = await public_tables(owner)
+    tenant_owned = set(await tenant_tables(owner))
+    public = public_rules(set(all_tables))
+    for table in tables or all_tables:
+        if tenant is None or table in PLATFORM_ONLY_TENANT_TABLES:
+            own = "false"
+        elif table in tenant_owned:
+            own = "tenant_id = :a"
+        else:
+            assert table in OWN_ROWS, f"declare in OWN_ROWS what a tenant may see of {table}"
+            own = OWN_ROWS[table]
+        where = f"({own}) or ({public.get(table, 'false')})"
+        expected = await expected_rows(owner, table, where, a=tenant)
+        seen = await seen_rows(conn, table)
+        assert seen == expected, (
+            f"{table} as {tenant or 'no tenant'}: "
+            f"unexpected {sorted(seen - expected)}, missing {sorted(expected - seen)}"
+        )
+
+
+# --- the world -------------------------------------------------------------------------------
+
+_VERSION_COLUMNS = (
+    "tenant_id, id, product_id, version, currency, min_amount_minor, max_amount_minor,"
+    " term_unit, allowed_terms, annual_rate, repayment_method, day_count,"
+    " origination_fee_kind, late_penalty_daily_rate, late_penalty_basis,"
+    " late_penalty_grace_days, prepayment_penalty_rate, prepayment_free_allowance"
+)
+_VERSION_VALUES = (
+    ":t, :id, :p, :v, 'CNY', 100000, 5000000, 'MONTH', '{6,12}', 0.12, 'EQUAL_INSTALLMENT',"
+    " 'ACT_365', 'NONE', 0.0005, 'OVERDUE_PRINCIPAL', 3, 0, 0"
+)
+INSERT_VERSION = f"insert into product_versions ({_VERSION_COLUMNS}) values ({_VERSION_VALUES})"
+INSERT_PRODUCT = (
+    "insert into products (tenant_id, id, product_line, name, status, current_version,"
+    " published_at) values (:t, :id, 'CONSUMER_CREDIT', :n, :s, :v, :pub)"
+)
+
+
+def product_row(tenant: uuid.UUID | None, status: str, version: int = 1) -> dict[str, Any]:
+    published = None if status == "DRAFT" else datetime.now(UTC)
+    return {
+        "t": tenant,
+        "id": uuid.uuid4(),
+        "n": f"{status} loan",
+        "s": status,
+        "v": version,
+        "pub": published,
+    }
+
+
+async def _seed_products(conn: AsyncConnection, tenants: list[uuid.UUID]) -> None:
+    """For each tenant: a DRAFT product (one version) and a PUBLISHED one whose current
+    version is 2 (so version 1 is not public)."""
+    for tenant in tenants:
+        for status, versions in (("DRAFT", 1), ("PUBLISHED", 2)):
+            row = product_row(tenant, status, versions)
+            product = row["id"]
+            await conn.execute(text(INSERT_PRODUCT), row)
+            for v in range(1, versions + 1):
+                await conn.execute(
+                    text(INSERT_VERSION), {"t": tenant, "id": uuid.uuid4(), "p": product, "v": v}
+                )
+
+
+async def populated_world(state: AppState, owner: AsyncEngine) -> World:
+    """seed_world, plus (as the owner) the rows it does not create: refresh tokens for both
+    tenants and a platform-level one; an organization of every kind; platform-level audit and
+    event rows; products (when that table exists) for A and B, and two more tenants, one
+    without a published product and one disabled with one. See assert_seeded."""
+    world = await seed_world(state)
+    tables = set(await public_tables(owner))
+    async with owner.begin() as conn:
+        for tenant, client_pk, user_id in (
+            (world.a.id, world.a.service_client_pk, world.a.admin_user_id),
+            (world.b.id, world.b.service_client_pk, None),
+            (None, world.partner_client_pk, None),
+        ):
+            await conn.execute(
+                text(
+                    "insert into refresh_tokens (id, token_hash, client_pk, user_id, tenant_id,"
+                    " scope, expires_at) values (:id, :h, :c, :u, :t, 'viewer:read',"
+                    " now() + interval '1 hour')"
+                ),
+                {
+                    "id": uuid.uuid4(),
+                    "h": secrets.token_bytes(32),
+                    "c": client_pk,
+                    "u": user_id,
+                    "t": tenant,
+                },
+            )
+        present = {
+            r[0] for r in (await conn.execute(text("select distinct kind from organizations")))
+        }
+        kinds = sorted(PUBLIC_ORGANIZATION_KIND_NAMES | PRIVATE_ORGANIZATION_KIND_NAMES)
+        for n, kind in enumerate(kinds):
+            if kind not in present:
+                await conn.execute(
+                    text(
+                        "insert into organizations (id, kind, name, social_credit_code)"
+                        " values (:id, :k, :n, :code)"
+                    ),
+                    {"id": uuid.uuid4(), "k": kind, "n": f"Org {kind}", "code": f"X{n:017d}"},
+                )
+        await conn.execute(
+            text(
+                "insert into audit_log (tenant_id, action, object_type, object_id)"
+                " values (null, 'platform.thing', 'Thing', 'x')"
+            )
+        )
+        await conn.execute(
+            text(
+                "insert into events (tenant_id, type, aggregate_type, aggregate_id)"
+                " values (null, 'platform.thing', 'Thing', 'x')"
+            )
+        )
+        if "products" in tables:
+            extra = []
+            for slug, status in (("bank-c", "ACTIVE"), ("bank-d", "DISABLED")):
+                tid = uuid.uuid4()
+                extra.append(tid)
+                await conn.execute(
+                    text(
+                        "insert into tenants (id, name, slug, kind, time_zone, currency, status)"
+                        " values (:id, :slug, :slug, 'BANK', 'Asia/Shanghai', 'CNY', :s)"
+                    ),
+                    {"id": tid, "slug": slug, "s": status},
+                )
+            await _seed_products(conn, [world.a.id, world.b.id, extra[1]])
+            # Bank C only drafts.
+            await conn.execute(text(INSERT_PRODUCT), product_row(extra[0], "DRAFT"))
+        if "receipt_claims" in tables:
+            await _seed_supply_chain(conn, world)
+    return world
+
+
+async def _seed_supply_chain(conn: AsyncConnection, world: World) -> None:
+    """An order, three receipts (claimed by A, claimed by B, unclaimed) and a document on
+    each of them plus an unattached one."""
+    org = {
+        kind: (
+            await conn.execute(
+                text("select id from organizations where kind = :k limit 1"), {"k": kind}
+            )
+        ).scalar_one()
+        for kind in ("TRADE_ENTERPRISE", "CORE_ENTERPRISE", "WAREHOUSE", "CARGO_OWNER")
+    }
+    order = uuid.uuid4()
+    await conn.execute(
+        text(
+            "insert into purchase_orders (id, seller_organization_id, buyer_organization_id,"
+            " number, currency, amount_minor, issue_date, due_date, status)"
+            " values (:id, :s, :b, 'PO-1', 'CNY', 100000, current_date, current_date + 90,"
+            " 'PENDING_CONFIRMATION')"
+        ),
+        {"id": order, "s": org["TRADE_ENTERPRISE"], "b": org["CORE_ENTERPRISE"]},
+    )
+    receipts = []
+    for n in range(3):
+        receipt = uuid.uuid4()
+        receipts.append(receipt)
+        await conn.execute(
+            text(
+                "insert into warehouse_receipts (id, warehouse_organization_id,"
+                " owner_organization_id, number, goods_description, quantity, unit, location,"
+                " currency, unit_price_minor, status, issued_by_user_id) values (:id, :w, :o,"
+                " :n, 'steel', 10, 't', 'Shanghai', 'CNY', 500000, 'ISSUED', :u)"
+            ),
+            {
+                "id": receipt,
+                "w": org["WAREHOUSE"],
+                "o": org["CARGO_OWNER"],
+                "n": f"WR-{n}",
+                "u": world.admin_user_id,
+            },
+        )
+    for tenant, receipt in ((world.a.id, receipts[0]), (world.b.id, receipts[1])):
+        await conn.execute(
+            text(
+                "insert into receipt_claims (tenant_id, id, receipt_id, deal_id)"
+                " values (:t, :id, :r, :d)"
+            ),
+            {"t": tenant, "id": uuid.uuid4(), "r": receipt, "d": uuid.uuid4()},
+        )
+    for order_id, receipt_id in ((order, None), (None, None), *((None, r) for r in receipts)):
+        attached = order_id is not None or receipt_id is not None
+        await conn.execute(
+            text(
+                "insert into documents (id, owner_organization_id, kind, file_name,"
+                " content_type, size_bytes, sha256, storage_key, purchase_order_id,"
+                " warehouse_receipt_id, attached_at) values (:id, :o, 'OTHER', 'f.pdf',"
+                " 'application/pdf', 10, :h, :k, :po, :wr,"
+                " case when :att then now() end)"
+            ),
+            {
+                "id": uuid.uuid4(),
+                "o": org["CARGO_OWNER"],
+                "h": secrets.token_hex(32),
+                "k": secrets.token_hex(8),
+                "po": order_id,
+                "wr": receipt_id,
+                "att": attached,
+            },
+        )
+
+
+async def assert_seeded(owner: AsyncEngine, world: World) -> None:
+    """Every tenant table holds rows of A and of B, and every public rule admits some rows
+    and refuses others, so that the visibility checks are not vacuous. A new table fails
+    here until populated_world seeds it."""
+    for table in await tenant_tables(owner):
+        counts = await by_tenant(owner, table)
+        assert counts[world.a.id] > 0 and counts[world.b.id] > 0, (
+            f"seed rows of both tenants into {table}: {dict(counts)}"
+        )
+    for table, rule in public_rules(set(await public_tables(owner))).items():
+        yes = await _scalar(owner, f'select count(*) from "{table}" where {rule}')
+        no = await _scalar(owner, f'select count(*) from "{table}" where not ({rule})')
+        assert yes > 0 and no > 0, f"seed public and private rows of {table}"
+
+
+# --- 1. what a tenant sees -------------------------------------------------------------------
+
+
+async def test_discovers_the_tenant_tables(owner_engine) -> None:
+    tables = set(await tenant_tables(owner_engine))
+    assert {"memberships", "oauth_clients", "audit_log", "events"} <= tables
+
+
+@pytest.mark.parametrize("mode", ["set_config", "session"])
+async def test_tenant_a_sees_its_rows_and_none_of_b(app_state, owner_engine, mode) -> None:
+    world = await populated_world(app_state, owner_engine)
+    await assert_seeded(owner_engine, world)
+    a, b = world.a.id, world.b.id
+    tables = await tenant_tables(owner_engine)
+    public = public_rules(set(await public_tables(owner_engine)))
+    async with scope_of(mode, app_state, a) as conn:
+        for table in tables:
+            truth = await by_tenant(owner_engine, table)
+            b_public = 0
+            if table in public:
+                b_public = await _scalar(
+                    owner_engine,
+                    f'select count(*) from "{table}" where tenant_id = :b and {public[table]}',
+                    b=b,
+                )
+            seen = await by_tenant(conn, table)
+            assert seen[b] == b_public, f"{table}: tenant A sees {seen[b]} rows of tenant B"
+            assert seen[b] < truth[b], f"{table}: tenant A sees all of B's rows"
+            expected_a = 0 if table in PLATFORM_ONLY_TENANT_TABLES else truth[a]
+            assert seen[a] == expected_a, f"{table}: A sees {seen[a]} of its {truth[a]} rows"
+            assert None not in seen, f"{table}: tenant A sees platform-level rows"
+        # Row for row, every table (tenant-owned or not) as the policies say.
+        await assert_sees_exactly(conn, owner_engine, a)
+        # Spelled out for the tables without tenant_id.
+        a_users = await ids(
+            owner_engine, "select user_id from memberships where tenant_id = :t", t=a
+        )
+        assert a_users
+        assert await ids(conn, "select id from users") == a_users
+        assert await count(conn, "persons") == 0
+        assert a in await ids(conn, "select id from tenants")
+
+
+@pytest.mark.parametrize("how", ["never_set", "empty", "session_no_scope"])
+async def test_no_tenant_sees_nothing(app_state, owner_engine, settings, how) -> None:
+    world = await populated_world(app_state, owner_engine)
+    await assert_seeded(owner_engine, world)
+    tables = await public_tables(owner_engine)
+    for table in tables:
+        total = await _scalar(owner_engine, f'select count(*) from "{table}"')
+        assert total > 0, f"seed rows into {table}"
+    public = public_rules(set(tables))
+
+    async def check(conn: AsyncConnection) -> None:
+        for table in tables:
+            if table not in public:
+                assert await count(conn, table) == 0, f"{table} is visible with no tenant bound"
+        # Only the public rows of the others (organizations of public kinds, the marketplace).
+        await assert_sees_exactly(conn, owner_engine, None)
+
+    if how == "never_set":
+        # A brand-new connection that has never bound anything: the settings are NULL.
+        engine = create_engine(runtime.app_url(settings), pool_size=1)
+        try:
+            async with engine.connect() as conn, conn.begin():
+                assert set((await _settings_now(conn)).values()) == {None}
+                await check(conn)
+        finally:
+            await engine.dispose()
+    elif how == "empty":
+        async with app_tx(app_state.engine, **dict.fromkeys(SETTINGS, "")) as conn:
+            await check(conn)
+    else:
+        async with session_tx(app_state, NO_SCOPE) as conn:
+            await check(conn)
+
+
+async def test_public_organization_kinds(app_state, owner_engine) -> None:
+    """CORE_ENTERPRISE, WAREHOUSE and PARTNER organizations are readable to any scope;
+    TRADE_ENTERPRISE and CARGO_OWNER ones are not."""
+    world = await populated_world(app_state, owner_engine)
+    assert {str(k) for k in PUBLIC_ORGANIZATION_KINDS} == PUBLIC_ORGANIZATION_KIND_NAMES
+    all_kinds = await ids(owner_engine, "select kind from organizations")
+    assert all_kinds == PUBLIC_ORGANIZATION_KIND_NAMES | PRIVATE_ORGANIZATION_KIND_NAMES
+    public_ids = await ids(
+        owner_engine,
+        "select id from organizations where kind = any(cast(:k as text[]))",
+        k=sorted(PUBLIC_ORGANIZATION_KIND_NAMES),
+    )
+    for values in ({}, dict.fromkeys(SETTINGS, ""), {"tenant_id": str(world.a.id)}):
+        async with app_tx(app_state.engine, **values) as conn:
+            assert await ids(conn, "select kind from organizations") == (
+                PUBLIC_ORGANIZATION_KIND_NAMES
+            ), values
+            assert await ids(conn, "select id from organizations") == public_ids, values
+    # The borrower organization is visible to itself only.
+    async with app_tx(app_state.engine, organization_id=str(world.borrower_org_id)) as conn:
+        assert world.borrower_org_id in await ids(conn, "select id from organizations")
+
+
+def _insert_builders(
+    world: World, refs: dict[str, Any]
+) -> dict[str, Callable[[uuid.UUID | None], tuple[str, dict]]]:
+    """A valid new row, for a given tenant, of every tenant table the app may insert into.
+    ``refs``: rows they refer to (a draft product of B, an unclaimed receipt)."""
+
+    def membership(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into memberships (tenant_id, id, user_id, roles)"
+            " values (:t, :id, :u, cast(:roles as varchar[]))",
+            {"t": t, "id": uuid.uuid4(), "u": world.admin_user_id, "roles": ["FUNDER_ADMIN"]},
+        )
+
+    def oauth_client(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into oauth_clients (id, client_id, name, kind, tenant_id, scopes,"
+            " grant_types, status) values (:id, :cid, 'intruder', 'SERVICE_ACCOUNT', :t,"
+            " cast(:s as varchar[]), cast(:g as varchar[]), 'ACTIVE')",
+            {
+                "id": uuid.uuid4(),
+                "cid": f"intruder-{secrets.token_hex(4)}",
+                "t": t,
+                "s": ["viewer:read"],
+                "g": ["client_credentials"],
+            },
+        )
+
+    def refresh_token(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into refresh_tokens (id, token_hash, client_pk, tenant_id, scope, expires_at)"
+            " values (:id, :h, :c, :t, 'viewer:read', now() + interval '1 hour')",
+            {
+                "id": uuid.uuid4(),
+                "h": secrets.token_bytes(32),
+                "c": world.b.service_client_pk,
+                "t": t,
+            },
+        )
+
+    def audit(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into audit_log (tenant_id, action, object_type, object_id)"
+            " values (:t, 'forged', 'Tenant', 'x')",
+            {"t": t},
+        )
+
+    def event(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into events (tenant_id, type, aggregate_type, aggregate_id)"
+            " values (:t, 'forged', 'Tenant', 'x')",
+            {"t": t},
+        )
+
+    def product(t: uuid.UUID | None) -> tuple[str, dict]:
+        return INSERT_PRODUCT, product_row(t, "PUBLISHED")
+
+    def product_version(t: uuid.UUID | None) -> tuple[str, dict]:
+        return INSERT_VERSION, {"t": t, "id": uuid.uuid4(), "p": refs["b_product"], "v": 99}
+
+    def receipt_claim(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into receipt_claims (tenant_id, id, receipt_id, deal_id)"
+            " values (:t, :id, :r, :d)",
+            {"t": t, "id": uuid.uuid4(), "r": refs["free_receipt"], "d": uuid.uuid4()},
+        )
+
+    return {
+        "memberships": membership,
+        "oauth_clients": oauth_client,
+        "refresh_tokens": refresh_token,
+        "audit_log": audit,
+        "events": event,
+        "products": product,
+        "product_versions": product_version,
+        "receipt_claims": receipt_claim,
+    }
+
+
+async def test_inserting_for_another_tenant_is_refused(app_state, owner_engine, settings) -> None:
+    world = await populated_world(app_state, owner_engine)
+    a, b = world.a.id, world.b.id
+    tables = await tenant_tables(owner_engine)
+    insertable = await app_privileged(owner_engine, settings.app_db_role, tables, "INSERT")
+    refs: dict[str, Any] = {}
+    if "products" in tables:
+        refs["b_product"] = await _scalar(
+            owner_engine, "select id from products where tenant_id = :b and status = 'DRAFT'", b=b
+        )
+    if "receipt_claims" in tables:
+        refs["free_receipt"] = await _scalar(
+            owner_engine,
+            "select id from warehouse_receipts r"
+            " where not exists (select 1 from receipt_claims c where c.receipt_id = r.id)",
+        )
+    builders = _insert_builders(world, refs)
+    # A new insertable tenant table needs a row builder here, or it would go unchecked.
+    missing = set(insertable) - set(builders)
+    assert not missing, f"add row builders for {sorted(missing)}"
+    nullable = await nullable_tenant_tables(owner_engine)
+    truth = {t: await by_tenant(owner_engine, t) for t in insertable}
+
+    for table in insertable:
+        targets: list[uuid.UUID | None] = [b]
+        if table in nullable:
+            targets.append(None)  # nor may a tenant forge platform-level rows
+        for target in targets:
+            # Control: the same row is valid; the platform scope may insert it.
+            sql, params = builders[table](target)
+            async with app_tx(app_state.engine, platform="on") as conn:
+                assert (await conn.execute(text(sql), params)).rowcount == 1
+            sql, params = builders[table](target)
+            with pytest.raises(DBAPIError) as caught:
+                async with app_tx(app_state.engine, tenant_id=str(a)) as conn:
+                    await conn.execute(text(sql), params)
+            assert RLS_VIOLATION in str(caught.value), f"{table}/{target}: {caught.value}"
+
+    # Nothing got in.
+    for table in insertable:
+        assert await by_tenant(owner_engine, table) == truth[table], table
+
+
+async def test_tenant_cannot_create_platform_rows(app_state, owner_engine) -> None:
+    world = await populated_world(app_state, owner_engine)
+    statements = [
+        "insert into tenants (id, name, slug, kind, time_zone, currency, status) values"
+        " (gen_random_uuid(), 'Rogue', 'rogue', 'BANK', 'Asia/Shanghai', 'CNY', 'ACTIVE')",
+        "insert into organizations (id, kind, name, social_credit_code) values"
+        " (gen_random_uuid(), 'CORE_ENTERPRISE', 'Rogue', 'R00000000000000000')",
+        "insert into users (id, email, display_name, status) values"
+        " (gen_random_uuid(), 'rogue@x.test', 'Rogue', 'ACTIVE')",
+        "insert into persons (id, full_name, resident_id_encrypted, resident_id_hash,"
+        " resident_id_masked) values (gen_random_uuid(), 'Rogue', '\\x00', '\\x01', '***')",
+    ]
+    for sql in statements:
+        async with app_tx(app_state.engine, platform="on") as conn:
+            assert (await conn.execute(text(sql))).rowcount == 1
+        with pytest.raises(DBAPIError) as caught:
+            async with app_tx(app_state.engine, tenant_id=str(world.a.id)) as conn:
+                await conn.execute(text(sql))
+        assert RLS_VIOLATION in str(caught.value), f"{sql}: {caught.value}"
+
+
+async def test_updating_or_deleting_another_tenants_rows_touches_nothing(
+    app_state, owner_engine, settings
+) -> None:
+    world = await populated_world(app_state, owner_engine)
+    a, b = world.a.id, world.b.id
+    role = settings.app_db_role
+    tables = await tenant_tables(owner_engine)
+    updatable = await app_privileged(owner_engine, role, tables, "UPDATE")
+    deletable = await app_privileged(owner_engine, role, tables, "DELETE")
+    assert {"memberships", "oauth_clients", "events"} <= set(updatable)
+    assert "memberships" in deletable
+    truth = {t: await by_tenant(owner_engine, t) for t in tables}
+    others = "where tenant_id is distinct from :a"  # B's rows and platform-level ones
+
+    for table in updatable:
+        column = await updatable_column(owner_engine, role, table)
+        others_count = sum(n for t, n in truth[table].items() if t != a)
+        update = text(f'update "{table}" set "{column}" = "{column}" {others}')
+        if not await has_user_triggers(owner_engine, table):
+            # Control: the statement reaches those rows in the platform scope. (A table with
+            # triggers may refuse some of them, e.g. frozen product versions.)
+            async with app_tx(app_state.engine, platform="on") as conn:
+                assert (await conn.execute(update, {"a": a})).rowcount == others_count > 0
+        async with app_tx(app_state.engine, tenant_id=str(a)) as conn:
+            # Even rows A may read (B's published products) are not A's to change.
+            assert (await conn.execute(update, {"a": a})).rowcount == 0, table
+            only_b = text(f'update "{table}" set "{column}" = "{column}" where tenant_id = :b')
+            assert (await conn.execute(only_b, {"b": b})).rowcount == 0, table
+
+    for table in deletable:
+        delete = text(f'delete from "{table}" where tenant_id = :b')
+        async with app_tx(app_state.engine, platform="on") as conn:  # control
+            assert (await conn.execute(delete, {"b": b})).rowcount == truth[table][b] > 0
+        async with app_tx(app_state.engine, tenant_id=str(a)) as conn:
+            assert (await conn.execute(delete, {"b": b})).rowcount == 0, table
+            await conn.commit()
+        assert (await by_tenant(owner_engine, table))[b] == truth[table][b]
+
+
+# --- 2. the application role -----------------------------------------------------------------
+
+
+async def test_application_role_is_unprivileged(owner_engine, settings) -> None:
+    role = settings.app_db_role
+    rows = await _rows(
+        owner_engine,
+        "select oid, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb from pg_roles"
+        " where rolname = :r",
+        r=role,
+    )
+    assert len(rows) == 1, f"role {role} does not exist"
+    oid, superuser, bypassrls, createrole, createdb = rows[0]
+    assert superuser is False
+    assert bypassrls is False
+    assert createrole is False
+    assert createdb is False
+
+    owned = await _rows(
+        owner_engine,
+        """
+        select 'class', format('%s (%s)', relname, relkind) from pg_class where relowner = :o
+        union all select 'function', proname::text from pg_proc where proowner = :o
+        union all select 'schema', nspname::text from pg_namespace where nspowner = :o
+        union all select 'type', typname::text from pg_type where typowner = :o
+        union all select 'database', datname::text from pg_database
+            where datdba = :o and datname = current_database()
+        """,
+        o=oid,
+    )
+    assert owned == []
+    # ... and the check is not vacuous: the tables and helpers do have an owner.
+    owners = await _rows(
+        owner_engine,
+        """
+        select distinct c.relowner from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'public'
+        union
+        select distinct p.proowner from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = 'public'
+        """,
+    )
+    assert owners and all(r[0] != oid for r in owners)
+
+    # Nor can it become (or inherit from) an owner, a superuser or a role that bypasses RLS.
+    powerful = await _rows(
+        owner_engine,
+        """
+        select r.rolname from pg_roles r
+        where r.oid <> :o and pg_has_role(:o, r.oid, 'MEMBER')
+          and (r.rolsuper or r.rolbypassrls or r.oid = any(cast(:owners as oid[])))
+        """,
+        o=oid,
+        owners=[r[0] for r in owners],
+    )
+    assert powerful == []
+
+    # Nor can it create objects (which it would own) in the schema or new schemas.
+    can_create = await _rows(
+        owner_engine,
+        "select has_schema_privilege(:r, 'public', 'CREATE'),"
+        " has_database_privilege(:r, current_database(), 'CREATE')",
+        r=role,
+    )
+    assert can_create == [(False, False)]
+
+    # No per-role or per-database default that would pre-bind a scope.
+    defaults = await _rows(
+        owner_engine,
+        """
+        select s.setconfig from pg_db_role_setting s
+        where s.setrole in (0, :o)
+          and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+          and exists (select 1 from unnest(s.setconfig) c where c like 'app.%')
+        """,
+        o=oid,
+    )
+    assert defaults == []
+
+
+async def test_every_table_forces_row_level_security(owner_engine, settings) -> None:
+    rows = await _rows(
+        owner_engine,
+        """
+        select c.relname, c.relrowsecurity, c.relforcerowsecurity
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'public' and c.relkind in ('r', 'p') order by 1
+        """,
+    )
+    tables = {r[0]: (r[1], r[2]) for r in rows}
+    assert {"tenants", "memberships", "audit_log", "events", "alembic_version"} <= set(tables)
+    not_forced = sorted(
+        name
+        for name, flags in tables.items()
+        if name not in NOT_RLS_TABLES and flags != (True, True)
+    )
+    assert not_forced == []
+    # The one table outside RLS is read-only to the application.
+    for priv in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
+        allowed = await _scalar(
+            owner_engine,
+            "select has_table_privilege(:r, 'alembic_version', :p)",
+            r=settings.app_db_role,
+            p=priv,
+        )
+        assert allowed is False, priv
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "update audit_log set action = 'rewritten'",
+        "delete from audit_log",
+        "truncate audit_log",
+    ],
+)
+async def test_audit_log_is_append_only(app_state, owner_engine, sql) -> None:
+    world = await populated_world(app_state, owner_engine)
+    before = await _rows(owner_engine, "select id, action from audit_log order by id")
+    for values in ({"tenant_id": str(world.a.id)}, {"platform": "on"}):
+        async with app_tx(app_state.engine, **values) as conn:
+            assert await count(conn, "audit_log") > 0  # rows are there to be touched
+        with pytest.raises(DBAPIError) as caught:
+            async with app_tx(app_state.engine, **values) as conn:
+                await conn.execute(text(sql))
+        assert PERMISSION_DENIED in str(caught.value), str(caught.value)
+    assert await _rows(owner_engine, "select id, action from audit_log order by id") == before
+
+
+# --- 3. nothing leaks between transactions on a pooled connection ----------------------------
+
+
+async def _backend_pid(conn: AsyncConnection) -> int:
+    return int((await conn.execute(text("select pg_backend_pid()"))).scalar_one())
+
+
+async def _settings_now(conn: AsyncConnection) -> dict[str, str | None]:
+    row = (
+        await conn.execute(
+            text("select " + ", ".join(f"current_setting('app.{n}', true)" for n in SETTINGS))
+        )
+    ).one()
+    return dict(zip(SETTINGS, row, strict=True))
+
+
+@pytest.mark.parametrize("ending", ["commit", "rollback"])
+@pytest.mark.parametrize("bound", ["tenant", "platform"])
+async def test_scope_does_not_outlive_its_transaction(
+    app_state, owner_engine, settings, ending, bound
+) -> None:
+    world = await populated_world(app_state, owner_engine)
+    engine = create_engine(runtime.app_url(settings), pool_size=1)
+    values = {"tenant_id": str(world.a.id)} if bound == "tenant" else {"platform": "on"}
+    try:
+        async with engine.connect() as conn:
+            tx = await conn.begin()
+            await bind(conn, **values)
+            pid = await _backend_pid(conn)
+            # Control: the scope is in force inside its transaction.
+            assert await count(conn, "memberships") > 0
+            await (tx.commit() if ending == "commit" else tx.rollback())
+
+        async with engine.connect() as conn, conn.begin():
+            assert await _backend_pid(conn) == pid, "the pool handed out another connection"
+            current = await _settings_now(conn)
+            # What was bound reads back as '' (a placeholder reverted at transaction end); what
+            # was never bound on this connection is NULL.
+            assert all(current[name] == "" for name in values), current
+            assert set(current.values()) <= {"", None}, current
+            assert await count(conn, "memberships") == 0
+            await assert_sees_exactly(conn, owner_engine, None)
+    finally:
+        await engine.dispose()
+
+
+async def test_session_scope_does_not_outlive_its_transaction(
+    app_state, owner_engine, settings
+) -> None:
+    """The same through the application's own path: sessions whose hook binds on begin."""
+    world = await populated_world(app_state, owner_engine)
+    engine = create_engine(runtime.app_url(settings), pool_size=1)
+    sessions = session_factory(engine)
+    try:
+        for scope in (DbScope(tenant_id=world.a.id), PLATFORM_SCOPE):
+            async with open_session(sessions, scope) as session:
+                conn = await session.connection()
+                pid = await _backend_pid(conn)
+                assert await count(conn, "memberships") > 0
+                await session.commit()
+            # First a bare connection, which binds nothing itself, on the same connection:
+            # whatever the session bound must be gone.
+            async with engine.connect() as conn, conn.begin():
+                assert await _backend_pid(conn) == pid
+                assert await _settings_now(conn) == dict.fromkeys(SETTINGS, "")
+                assert await count(conn, "memberships") == 0
+                await assert_sees_exactly(conn, owner_engine, None)
+            # Then a session without a scope.
+            async with open_session(sessions, NO_SCOPE) as session:
+                conn = await session.connection()
+                assert await _backend_pid(conn) == pid
+                assert await _settings_now(conn) == dict.fromkeys(SETTINGS, "")
+                await assert_sees_exactly(conn, owner_engine, None)
+    finally:
+        await engine.dispose()
+
+
+# --- 4. the platform scope -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["set_config", "session"])
+async def test_platform_scope_sees_every_tenant(app_state, owner_engine, mode) -> None:
+    world = await populated_world(app_state, owner_engine)
+    await assert_seeded(owner_engine, world)
+    async with scope_of(mode, app_state, None, platform=True) as conn:
+        for table in await tenant_tables(owner_engine):
+            seen = await by_tenant(conn, table)
+            assert seen[world.a.id] > 0 and seen[world.b.id] > 0, table
+        for table in await public_tables(owner_engine):
+            expected = await expected_rows(owner_engine, table, "true")
+            assert sum(expected.values()) > 0, table
+            assert await seen_rows(conn, table) == expected, table
