@@ -100,17 +100,27 @@ async def assert_rejected(client: httpx.AsyncClient, token: str) -> httpx.Respon
 # --- the control: a minted token that differs in nothing is accepted ----------------------
 
 
-async def test_minted_control_token_is_accepted(client, signing_keys) -> None:
+async def test_minted_control_token_is_accepted(client, signing_keys, app_state) -> None:
+    await seed_world(app_state)  # the minted token's client must exist and be active
     token = mint(signing_key(signing_keys))
     response = await gql(client, token, VIEWER)
     assert response.status_code == 200, response.text
     assert response.json() == {"data": {"viewer": {"subject": "test-partner"}}}
 
 
-async def test_minted_token_with_application_at_jwt_typ_is_accepted(client, signing_keys) -> None:
+async def test_minted_token_with_application_at_jwt_typ_is_accepted(client, signing_keys, app_state) -> None:
+    await seed_world(app_state)  # the minted token's client must exist and be active
     token = mint(signing_key(signing_keys), header(typ="application/at+jwt"))
     response = await gql(client, token, VIEWER)
     assert response.status_code == 200, response.text
+
+
+async def test_validly_signed_token_of_an_unknown_client_is_refused(client, signing_keys) -> None:
+    # Signature and claims are fine, but no such client is registered (or it was deleted).
+    token = mint(signing_key(signing_keys))
+    response = await gql(client, token, VIEWER)
+    assert response.status_code == 401
+    assert "data" not in response.text
 
 
 async def test_anonymous_viewer_is_refused_without_401(client) -> None:
@@ -403,7 +413,8 @@ async def test_other_schemes_and_empty_bearer_are_rejected(client, signing_keys,
     assert response.headers["www-authenticate"].startswith("Bearer ")
 
 
-async def test_bearer_scheme_is_case_insensitive(client, signing_keys) -> None:
+async def test_bearer_scheme_is_case_insensitive(client, signing_keys, app_state) -> None:
+    await seed_world(app_state)  # the minted token's client must exist and be active
     token = mint(signing_key(signing_keys))
     response = await client.post(
         "/graphql", json={"query": VIEWER}, headers={"Authorization": f"bearer {token}"}
@@ -451,7 +462,8 @@ async def test_partner_token_cannot_create_tenant(client, app_state, owner_engin
     assert count == 0
 
 
-async def test_minted_token_without_scope_cannot_create_tenant(client, signing_keys) -> None:
+async def test_minted_token_without_scope_cannot_create_tenant(client, signing_keys, app_state) -> None:
+    await seed_world(app_state)  # the minted token's client must exist and be active
     # Control for the test above: only the scope differs between refused and allowed.
     token = mint(signing_key(signing_keys), scope="viewer:read tenants:read")
     body = (await gql(client, token, CREATE_TENANT)).json()
