@@ -29,6 +29,7 @@ from domain.collateral.models import (
     Document,
     DocumentKind,
     PurchaseOrder,
+    PurchaseOrderClaim,
     PurchaseOrderStatus,
     ReceiptClaim,
     WarehouseReceipt,
@@ -341,9 +342,9 @@ async def issue_warehouse_receipt(
             "uq_warehouse_receipts_warehouse_number": DomainError(
                 ErrorCode.DUPLICATE, "the warehouse already issued this number", "number"
             ),
-            "ck_warehouse_receipts_owner_kind": DomainError(
-                ErrorCode.WRONG_ORGANIZATION_KIND, "the owner is not a cargo owner", "ownerId"
-            ),
+            # The same answer as a missing owner: a warehouse cannot see other parties, and
+            # must not learn that an ID names some organization of another kind.
+            "ck_warehouse_receipts_owner_kind": _not_found("cargo owner", "ownerId"),
             "fk_warehouse_receipts_owner_organization_id_organizations": _not_found(
                 "cargo owner", "ownerId"
             ),
@@ -477,6 +478,89 @@ async def release_receipt(
     if released is None:
         raise DomainError(
             ErrorCode.NOT_FOUND, "the deal holds no live claim on this receipt", "receiptId"
+        )
+    return released
+
+
+# -- purchase order claims (for deals) ------------------------------------------------------------
+
+
+async def claim_purchase_order(
+    session: AsyncSession,
+    *,
+    purchase_order_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    deal_id: uuid.UUID,
+) -> PurchaseOrderClaim:
+    """Make the deal ``(tenant_id, deal_id)`` the one live holder of a CONFIRMED order, so a
+    receivable is never financed twice. The same contract as :func:`claim_receipt`: for the
+    deals context (which checks who may and records the change), idempotent for the deal that
+    holds the order, decided by the partial unique index ``uq_purchase_order_claims_live`` (of
+    two concurrent claims exactly one commits). Refusals: PURCHASE_ORDER_ALREADY_FINANCED,
+    PURCHASE_ORDER_NOT_CONFIRMED, NOT_FOUND. Runs in a savepoint."""
+    held = await repository.live_order_claim_of_deal(
+        session, purchase_order_id=purchase_order_id, tenant_id=tenant_id, deal_id=deal_id
+    )
+    if held is not None:
+        return held
+    claim = PurchaseOrderClaim(
+        tenant_id=tenant_id,
+        id=new_id(),
+        purchase_order_id=purchase_order_id,
+        deal_id=deal_id,
+        claimed_at=utcnow(),
+    )
+    try:
+        async with repository.refusing(
+            session,
+            {
+                "uq_purchase_order_claims_live": DomainError(
+                    ErrorCode.PURCHASE_ORDER_ALREADY_FINANCED,
+                    "the order already backs a live deal",
+                    "purchaseOrderId",
+                ),
+                "ck_purchase_order_claims_order_confirmed": DomainError(
+                    ErrorCode.PURCHASE_ORDER_NOT_CONFIRMED,
+                    "the order is not confirmed by its buyer",
+                    "purchaseOrderId",
+                ),
+                "fk_purchase_order_claims_purchase_order_id_purchase_orders": _not_found(
+                    "purchase order", "purchaseOrderId"
+                ),
+                "fk_purchase_order_claims_tenant_id_deals": _not_found("deal", "dealId"),
+            },
+        ):
+            repository.add(session, claim)
+    except DomainError as refusal:
+        if refusal.code is ErrorCode.PURCHASE_ORDER_ALREADY_FINANCED:
+            held = await repository.live_order_claim_of_deal(
+                session, purchase_order_id=purchase_order_id, tenant_id=tenant_id, deal_id=deal_id
+            )
+            if held is not None:
+                return held
+        raise
+    return claim
+
+
+async def release_purchase_order(
+    session: AsyncSession,
+    *,
+    purchase_order_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    deal_id: uuid.UUID,
+) -> PurchaseOrderClaim:
+    """End the deal's live claim on the order (deal withdrawn, rejected or settled); the order
+    may then back another deal. NOT_FOUND when the deal holds no live claim on it."""
+    released = await repository.release_order_claim(
+        session,
+        purchase_order_id=purchase_order_id,
+        tenant_id=tenant_id,
+        deal_id=deal_id,
+        at=utcnow(),
+    )
+    if released is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND, "the deal holds no live claim on this order", "purchaseOrderId"
         )
     return released
 
@@ -646,6 +730,10 @@ async def upload_document(
     policy.check_one_subject(purchase_order_id, warehouse_receipt_id)
     policy.check_document_size(declared_size)
     await _subject_visible(session, purchase_order_id, warehouse_receipt_id)
+    if owner_org is not None and owner_org != actor.organization_id:
+        # Checked before storing, so a refused upload leaves no file behind.
+        if owner_org not in await parties.organizations_by_ids(session, [owner_org]):
+            raise _not_found("organization", "ownerId")
     head, everything = await _split_head(content, policy.SNIFF_BYTES)
     if not head:
         raise DomainError(ErrorCode.REQUIRED, "the file is empty", "file")
@@ -748,6 +836,7 @@ __all__ = [
     "ReceiptValuationInputs",
     "attach_document",
     "cancel_warehouse_receipt",
+    "claim_purchase_order",
     "claim_receipt",
     "confirm_purchase_order",
     "create_purchase_order",
@@ -755,6 +844,7 @@ __all__ = [
     "issue_warehouse_receipt",
     "order_for_financing",
     "receipt_valuation_inputs",
+    "release_purchase_order",
     "release_receipt",
     "upload_document",
 ]

@@ -974,9 +974,6 @@ SUPPLY_CHAIN_ID_ARGS = [
         visible=lambda c: c.gid("Organization", "cargo_owner"),
         stranger="depot",
         user="depot",
-        known_bug="a hidden organization of another kind is answered WRONG_ORGANIZATION_KIND "
-        "(the owner is not a cargo owner), a random ID NOT_FOUND: the caller learns that a "
-        "hidden organization exists and what it is not",
     ),
     IdArg(
         "issueWarehouseReceipt",
@@ -1464,11 +1461,6 @@ async def test_operator_upload_for_an_unknown_owner_is_not_found(
     assert after == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="upload_document stores the bytes before the owner is checked (by the database, on "
-    "insert): a refused upload leaves an object no document refers to",
-)
 async def test_operator_upload_for_an_unknown_owner_stores_nothing(
     client: httpx.AsyncClient, owner_engine: AsyncEngine, ctx: Ctx
 ) -> None:
