@@ -108,7 +108,9 @@ async def test_minted_control_token_is_accepted(client, signing_keys, app_state)
     assert response.json() == {"data": {"viewer": {"subject": "test-partner"}}}
 
 
-async def test_minted_token_with_application_at_jwt_typ_is_accepted(client, signing_keys, app_state) -> None:
+async def test_minted_token_with_application_at_jwt_typ_is_accepted(
+    client, signing_keys, app_state
+) -> None:
     await seed_world(app_state)  # the minted token's client must exist and be active
     token = mint(signing_key(signing_keys), header(typ="application/at+jwt"))
     response = await gql(client, token, VIEWER)
@@ -462,7 +464,9 @@ async def test_partner_token_cannot_create_tenant(client, app_state, owner_engin
     assert count == 0
 
 
-async def test_minted_token_without_scope_cannot_create_tenant(client, signing_keys, app_state) -> None:
+async def test_minted_token_without_scope_cannot_create_tenant(
+    client, signing_keys, app_state
+) -> None:
     await seed_world(app_state)  # the minted token's client must exist and be active
     # Control for the test above: only the scope differs between refused and allowed.
     token = mint(signing_key(signing_keys), scope="viewer:read tenants:read")
