@@ -1,3 +1,4 @@
+# ruff: noqa: E402 - the environment and the hashing cost are set before the app is imported
 """Test fixtures: a real PostgreSQL (the machine's when TEST_DATABASE_URL or DATABASE_URL is
 set, an embedded one otherwise), one fresh database per test process with migrations applied,
 and the API served in-process over httpx."""
@@ -23,6 +24,12 @@ from sqlalchemy.pool import NullPool
 
 os.environ.setdefault("LENDGRAPH_ENV", "test")
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+
+import tenants.secrets
+
+# Password hashing at production cost (about 50 ms a hash) would dominate the suite, which
+# signs in thousands of times. Each hash records its own cost, so checking stays exact.
+tenants.secrets._N = 2**10
 
 from api.app import build_state, create_app
 from api.state import AppState
@@ -134,7 +141,8 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
 TABLES = (
     "audit_log, events, refresh_tokens, memberships, oauth_clients, users, persons, "
     "organizations, tenants, product_versions, products, "
-    "documents, receipt_claims, warehouse_receipts, purchase_orders"
+    "documents, receipt_claims, warehouse_receipts, purchase_orders, "
+    "deal_events, purchase_order_claims, deals, idempotency_keys"
 )
 
 
