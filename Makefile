@@ -23,7 +23,7 @@ lint: install
 	$(BIN)/lint-imports
 
 pytest: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 test: lint pytest
 
