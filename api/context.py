@@ -16,6 +16,7 @@ from strawberry.dataloader import DataLoader
 
 from api.state import AppState
 from domain.collateral import repository as collateral
+from domain.deals import repository as deals
 from domain.kernel.actor import Actor
 from domain.parties import repository as parties
 from domain.persistence.engine import open_session
@@ -35,6 +36,7 @@ def db_scope(actor: Actor) -> DbScope:
         user_id=actor.user_id,
         person_id=actor.person_id,
         organization_id=actor.organization_id,
+        client_id=actor.client_id,
     )
 
 
@@ -55,6 +57,10 @@ class Loaders:
     documents: DataLoader[uuid.UUID, Any]
     documents_of_purchase_orders: DataLoader[uuid.UUID, Any]
     documents_of_receipts: DataLoader[uuid.UUID, Any]
+    deals: DataLoader[uuid.UUID, Any]
+    deal_events: DataLoader[uuid.UUID, Any]
+    # Keyed by (tenant_id, product_id, version): the exact version a deal applied under.
+    deal_versions: DataLoader[Any, Any]
 
 
 @dataclass
@@ -83,6 +89,9 @@ class Context:
             documents=self._loader(collateral.documents_by_ids),
             documents_of_purchase_orders=self._loader(collateral.documents_of_purchase_orders),
             documents_of_receipts=self._loader(collateral.documents_of_receipts),
+            deals=self._loader(deals.deals_by_ids),
+            deal_events=self._loader(deals.events_of_deals),
+            deal_versions=self._loader(deals.versions_by_keys),
         )
 
     @asynccontextmanager
@@ -91,8 +100,8 @@ class Context:
         async with self.lock:
             yield self.session
 
-    def _loader(self, batch: Any) -> DataLoader[uuid.UUID, Any]:
-        async def load(ids: list[uuid.UUID]) -> list[Any]:
+    def _loader(self, batch: Any) -> DataLoader[Any, Any]:
+        async def load(ids: list[Any]) -> list[Any]:
             async with self.db() as session:
                 found = await batch(session, ids)
             return [found.get(i) for i in ids]

@@ -14,6 +14,9 @@ from strawberry.types import Info
 from api.collateral.mutations import CollateralMutations
 from api.collateral.queries import CollateralQueries
 from api.collateral.types import DocumentNode, PurchaseOrderNode, WarehouseReceiptNode
+from api.deals.mutations import DealMutations
+from api.deals.queries import DealQueries
+from api.deals.types import DealNode
 from api.limits import extensions
 from api.parties.mutations import PartyMutations
 from api.parties.types import OrganizationNode, PersonNode
@@ -38,6 +41,7 @@ NODE_TYPES: dict[str, Any] = {
     "PurchaseOrder": PurchaseOrderNode,
     "WarehouseReceipt": WarehouseReceiptNode,
     "Document": DocumentNode,
+    "Deal": DealNode,
 }
 
 
@@ -83,9 +87,12 @@ class NodeQueries:
         return await _resolve(info, ids)
 
 
-Query = merge_types("Query", (ViewerQueries, NodeQueries, ProductQueries, CollateralQueries))
+Query = merge_types(
+    "Query", (ViewerQueries, NodeQueries, ProductQueries, CollateralQueries, DealQueries)
+)
 Mutation = merge_types(
-    "Mutation", (TenancyMutations, PartyMutations, ProductMutations, CollateralMutations)
+    "Mutation",
+    (TenancyMutations, PartyMutations, ProductMutations, CollateralMutations, DealMutations),
 )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Numeric,
     String,
@@ -180,12 +181,17 @@ class ReceiptClaim(Base):
     receipt_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("warehouse_receipts.id")
     )
-    # The deal is (tenant_id, deal_id); its foreign key arrives with the deals table.
+    # The deal (tenant_id, deal_id) holding the receipt.
     deal_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "deal_id"],
+            ["deals.tenant_id", "deals.id"],
+            name="fk_receipt_claims_tenant_id_deals",
+        ),
         Index(
             "uq_receipt_claims_live",
             "receipt_id",
@@ -199,6 +205,46 @@ class ReceiptClaim(Base):
     @property
     def is_live(self) -> bool:
         """Whether the claim still holds the receipt."""
+        return self.released_at is None
+
+
+class PurchaseOrderClaim(Base):
+    """A funder's deal financing a purchase order, from ``claimed_at`` until ``released_at``.
+    At most one live claim per order, across every tenant (``uq_purchase_order_claims_live``),
+    so one receivable is never financed twice."""
+
+    __tablename__ = "purchase_order_claims"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id"), primary_key=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
+    purchase_order_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("purchase_orders.id")
+    )
+    deal_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "deal_id"],
+            ["deals.tenant_id", "deals.id"],
+            name="fk_purchase_order_claims_tenant_id_deals",
+        ),
+        Index(
+            "uq_purchase_order_claims_live",
+            "purchase_order_id",
+            unique=True,
+            postgresql_where=text("released_at IS NULL"),
+        ),
+        Index("ix_purchase_order_claims_order_tenant", "purchase_order_id", "tenant_id"),
+        Index("ix_purchase_order_claims_deal", "tenant_id", "deal_id"),
+    )
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the claim still holds the order."""
         return self.released_at is None
 
 
@@ -238,6 +284,7 @@ __all__ = [
     "Document",
     "DocumentKind",
     "PurchaseOrder",
+    "PurchaseOrderClaim",
     "PurchaseOrderStatus",
     "ReceiptClaim",
     "WarehouseReceipt",

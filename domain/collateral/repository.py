@@ -20,6 +20,7 @@ from sqlalchemy.sql import Select
 from domain.collateral.models import (
     Document,
     PurchaseOrder,
+    PurchaseOrderClaim,
     PurchaseOrderStatus,
     ReceiptClaim,
     WarehouseReceipt,
@@ -245,6 +246,63 @@ async def claims_of_deal(
     return list(await session.scalars(stmt))
 
 
+# -- purchase order claims ------------------------------------------------------------------------
+
+
+async def live_order_claim_of_deal(
+    session: AsyncSession,
+    *,
+    purchase_order_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    deal_id: uuid.UUID,
+) -> PurchaseOrderClaim | None:
+    """The deal's live claim on the order, if it holds one."""
+    stmt = select(PurchaseOrderClaim).where(
+        PurchaseOrderClaim.purchase_order_id == purchase_order_id,
+        PurchaseOrderClaim.tenant_id == tenant_id,
+        PurchaseOrderClaim.deal_id == deal_id,
+        PurchaseOrderClaim.released_at.is_(None),
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def release_order_claim(
+    session: AsyncSession,
+    *,
+    purchase_order_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    deal_id: uuid.UUID,
+    at: datetime,
+) -> PurchaseOrderClaim | None:
+    """Release the deal's live claim on the order; the released claim, or None when the deal
+    holds none."""
+    stmt = (
+        update(PurchaseOrderClaim)
+        .where(
+            PurchaseOrderClaim.purchase_order_id == purchase_order_id,
+            PurchaseOrderClaim.tenant_id == tenant_id,
+            PurchaseOrderClaim.deal_id == deal_id,
+            PurchaseOrderClaim.released_at.is_(None),
+        )
+        .values(released_at=at)
+        .returning(PurchaseOrderClaim)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def order_claims_of_deal(
+    session: AsyncSession, *, tenant_id: uuid.UUID, deal_id: uuid.UUID
+) -> list[PurchaseOrderClaim]:
+    """Every claim a deal has made on orders, oldest first."""
+    stmt = (
+        select(PurchaseOrderClaim)
+        .where(PurchaseOrderClaim.tenant_id == tenant_id, PurchaseOrderClaim.deal_id == deal_id)
+        .order_by(PurchaseOrderClaim.claimed_at, PurchaseOrderClaim.id)
+    )
+    return list(await session.scalars(stmt))
+
+
 # -- documents ------------------------------------------------------------------------------------
 
 
@@ -297,7 +355,8 @@ async def _documents_of(
 
 
 def add(
-    session: AsyncSession, row: PurchaseOrder | WarehouseReceipt | ReceiptClaim | Document
+    session: AsyncSession,
+    row: PurchaseOrder | WarehouseReceipt | ReceiptClaim | PurchaseOrderClaim | Document,
 ) -> None:
     """Stage a new row; the caller's flush writes it."""
     session.add(row)

@@ -730,10 +730,13 @@ async def upload_document(
     policy.check_one_subject(purchase_order_id, warehouse_receipt_id)
     policy.check_document_size(declared_size)
     await _subject_visible(session, purchase_order_id, warehouse_receipt_id)
-    if owner_org is not None and owner_org != actor.organization_id:
-        # Checked before storing, so a refused upload leaves no file behind.
-        if owner_org not in await parties.organizations_by_ids(session, [owner_org]):
-            raise _not_found("organization", "ownerId")
+    # Checked before storing, so a refused upload leaves no file behind.
+    if (
+        owner_org is not None
+        and owner_org != actor.organization_id
+        and owner_org not in await parties.organizations_by_ids(session, [owner_org])
+    ):
+        raise _not_found("organization", "ownerId")
     head, everything = await _split_head(content, policy.SNIFF_BYTES)
     if not head:
         raise DomainError(ErrorCode.REQUIRED, "the file is empty", "file")

@@ -27,6 +27,8 @@ class Scope(StrEnum):
     COLLATERAL_WRITE = "collateral:write"
     DOCUMENTS_READ = "documents:read"
     DOCUMENTS_WRITE = "documents:write"
+    DEALS_READ = "deals:read"  # applications: the funder's, the applicant's, the channel's
+    DEALS_APPLY = "deals:apply"  # create, edit, submit and withdraw applications
 
 
 class Role(StrEnum):
@@ -56,6 +58,10 @@ _COLLATERAL_PARTY = frozenset(
     {Scope.COLLATERAL_READ, Scope.COLLATERAL_WRITE, Scope.DOCUMENTS_READ, Scope.DOCUMENTS_WRITE}
 )
 _COLLATERAL_FUNDER = frozenset({Scope.COLLATERAL_READ, Scope.DOCUMENTS_READ})
+# Borrowers and partner apps apply (row-level security narrows them to their own deals and
+# their channel's); funder staff read their funder's deals.
+_DEALS_APPLICANT = frozenset({Scope.DEALS_READ, Scope.DEALS_APPLY})
+_DEALS_FUNDER = frozenset({Scope.DEALS_READ})
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.PLATFORM_ADMIN: _ALL,
@@ -69,20 +75,28 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.PRODUCTS_WRITE,
         }
     )
-    | _COLLATERAL_FUNDER,
+    | _COLLATERAL_FUNDER
+    | _DEALS_FUNDER,
     Role.FIRST_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
-    | _COLLATERAL_FUNDER,
+    | _COLLATERAL_FUNDER
+    | _DEALS_FUNDER,
     Role.SECOND_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
-    | _COLLATERAL_FUNDER,
+    | _COLLATERAL_FUNDER
+    | _DEALS_FUNDER,
     Role.FINANCE_OFFICER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
-    | _COLLATERAL_FUNDER,
-    Role.BORROWER: frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ}) | _COLLATERAL_PARTY,
+    | _COLLATERAL_FUNDER
+    | _DEALS_FUNDER,
+    Role.BORROWER: frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ})
+    | _COLLATERAL_PARTY
+    | _DEALS_APPLICANT,
     Role.CORE_ENTERPRISE_USER: frozenset({Scope.VIEWER_READ}) | _COLLATERAL_PARTY,
     Role.WAREHOUSE_USER: frozenset({Scope.VIEWER_READ}) | _COLLATERAL_PARTY,
 }
 
 # Scopes an OAuth client may be registered with, by kind of client.
-PARTNER_APP_SCOPES = frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ}) | _COLLATERAL_PARTY
+PARTNER_APP_SCOPES = (
+    frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ}) | _COLLATERAL_PARTY | _DEALS_APPLICANT
+)
 SERVICE_ACCOUNT_SCOPES = _ALL - {Scope.PLATFORM_ADMIN}
 
 

@@ -25,6 +25,9 @@ class DbScope:
     user_id: uuid.UUID | None = None
     person_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None
+    #: The OAuth client the request came through: a partner app sees its channel's deals,
+    #: and idempotency keys belong to a (client, user, tenant).
+    client_id: str | None = None
 
     def settings(self) -> dict[str, str]:
         """The ``app.*`` settings for this scope; absent values bind to ''."""
@@ -38,6 +41,7 @@ class DbScope:
             "app.user_id": s(self.user_id),
             "app.person_id": s(self.person_id),
             "app.organization_id": s(self.organization_id),
+            "app.client_id": self.client_id or "",
         }
 
 
@@ -49,7 +53,8 @@ _BIND_SQL = text(
     " set_config('app.platform', :platform, true),"
     " set_config('app.user_id', :user_id, true),"
     " set_config('app.person_id', :person_id, true),"
-    " set_config('app.organization_id', :organization_id, true)"
+    " set_config('app.organization_id', :organization_id, true),"
+    " set_config('app.client_id', :client_id, true)"
 )
 
 

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.state import AppState
 from domain.collateral.models import DocumentKind
+from domain.kernel.actor import Actor
+from domain.kernel.money import Money
 from domain.kernel.scopes import PARTNER_APP_SCOPES, SERVICE_ACCOUNT_SCOPES, Scope
 from domain.parties import service as party_service
 from domain.parties.models import OrganizationKind
@@ -43,7 +45,8 @@ from tests.collateral_support import (
     submit_order,
     supply_chain,
 )
-from tests.products_support import consumer_terms, order_terms, warehouse_terms
+from tests.deals_support import CONSENT, App, Borrower, apply, resident_id
+from tests.products_support import cny, consumer_terms, order_terms, warehouse_terms
 from tests.support import World, access_token, client_token, global_id, gql, seed_world
 
 NODE = """
@@ -60,6 +63,7 @@ query Node($id: ID!) {
     ... on PurchaseOrder { number orderStatus: status seller { name } buyer { name } }
     ... on WarehouseReceipt { number goodsDescription owner { name } warehouse { name } }
     ... on Document { fileName sha256 owner { name } purchaseOrder { number } }
+    ... on Deal { dealStatus: status request { purpose } applicant { __typename } }
   }
 }
 """
@@ -78,6 +82,7 @@ query Nodes($ids: [ID!]!) {
     ... on PurchaseOrder { number }
     ... on WarehouseReceipt { number }
     ... on Document { fileName }
+    ... on Deal { dealStatus: status }
   }
 }
 """
@@ -87,6 +92,8 @@ SHARED_EMAIL = "shared@both-banks.test"
 ORDER_NUMBER = "PO-HUSH-0001"
 RECEIPT_NUMBER = "WR-HUSH-0001"
 DOCUMENT_NAME = "hush-invoice.pdf"
+# The purpose of bank B's deal, which must reach no one but its parties.
+DEAL_PURPOSE = "Hush renovation"
 
 
 @dataclass
@@ -198,6 +205,119 @@ async def _platform_ids(owner_engine: AsyncEngine, world: World) -> dict[str, uu
     return {"partner_org": partner_org}
 
 
+APPLICANT_EMAIL = "applicant@people.test"
+
+
+async def _deals(
+    state: AppState, world: World, chain: Any, partner_org: uuid.UUID
+) -> dict[str, uuid.UUID]:
+    """Bank B's published products of each line and bank A's pledge product; a borrower (a
+    person) and bank B's DRAFT consumer deal of hers; the partner app's DRAFT order-financing
+    deal of bank B for the trading company, and bank A's own app's (the wide service
+    account's) DRAFT pledge for the cargo owner, both without collateral yet. None of them
+    names the objects of the other cases (the order, the receipt, Li Wei), and the partner
+    app still sees no cargo owner."""
+    async with open_session(state.sessions, PLATFORM_SCOPE) as s:
+        wide = {"max_amount": cny("2000000.00")}
+        ids: dict[str, uuid.UUID] = {}
+        for key, tenant, line, terms in (
+            (
+                "product_b_orders",
+                world.b.id,
+                ProductLine.ORDER_FINANCING,
+                order_terms([world.core_enterprise_id], **wide),
+            ),
+            (
+                "product_b_pledge",
+                world.b.id,
+                ProductLine.WAREHOUSE_RECEIPT_PLEDGE,
+                warehouse_terms([chain.warehouse_id], **wide),
+            ),
+            (
+                "product_a_pledge",
+                world.a.id,
+                ProductLine.WAREHOUSE_RECEIPT_PLEDGE,
+                warehouse_terms([chain.warehouse_id], **wide),
+            ),
+        ):
+            found = await product_service.create_product(
+                s, SEEDER, product_line=line, name=key, terms=terms, tenant_id=tenant
+            )
+            await product_service.publish_product(s, SEEDER, product_id=found.product.id)
+            ids[key] = found.product.id
+        person = await party_service.create_person(
+            s,
+            SEEDER,
+            state.cipher,
+            full_name="Zhao Lan",
+            resident_id=resident_id("19880512", 7),
+            phone=None,
+        )
+        user = await tenant_service.create_user(
+            s,
+            SEEDER,
+            email=APPLICANT_EMAIL,
+            display_name="Zhao Lan",
+            roles=["BORROWER"],
+            tenant_id=None,
+            password="correct-horse-battery",
+            person_id=person.id,
+        )
+        b_offer = (
+            await s.execute(
+                text("select id from products where tenant_id = :t and name = 'B offer'"),
+                {"t": world.b.id},
+            )
+        ).scalar_one()
+        await s.commit()
+    applicant = Borrower(person.id, user.user.id, APPLICANT_EMAIL)
+    partner = App(partner_org, ("chain-partner", "chain-partner-secret"))
+    money = Money.parse("50000.00", "CNY")
+    ids["applicant_person"] = person.id
+    ids["deal_b"] = (
+        await apply(
+            state,
+            applicant.actor(),
+            product_id=b_offer,
+            amount=money,
+            term=12,
+            purpose=DEAL_PURPOSE,
+            consent=CONSENT,
+        )
+    ).deal.id
+    ids["deal_b_partner_order"] = (
+        await apply(
+            state,
+            partner.actor(),
+            product_id=ids["product_b_orders"],
+            applicant_organization_id=world.borrower_org_id,
+            amount=money,
+            term=3,
+            purpose="Partner application",
+            consent=CONSENT,
+        )
+    ).deal.id
+    funder_app = Actor(
+        user_id=None,
+        client_id="sa-wide-a",  # the wide service account's client (see ctx)
+        tenant_id=world.a.id,
+        scopes=frozenset(s.value for s in SERVICE_ACCOUNT_SCOPES),
+    )
+    ids["deal_a_app_pledge"] = (
+        await apply(
+            state,
+            funder_app,
+            product_id=ids["product_a_pledge"],
+            applicant_organization_id=chain.cargo_owner_id,
+            amount=money,
+            term=90,
+            purpose="Funder app application",
+            consent=CONSENT,
+        )
+    ).deal.id
+    return ids
+
+
 @pytest.fixture
 async def ctx(client: httpx.AsyncClient, app_state: AppState, owner_engine: AsyncEngine) -> Ctx:
     world = await seed_world(app_state)
@@ -248,6 +368,7 @@ async def ctx(client: httpx.AsyncClient, app_state: AppState, owner_engine: Asyn
         ),
     }
     platform_ids = await _platform_ids(owner_engine, world)
+    deals = await _deals(app_state, world, chain, platform_ids["partner_org"])
     tokens = {
         "platform": await access_token(client, world.admin_email),
         "admin_a": await access_token(client, world.a.admin_email),
@@ -276,6 +397,8 @@ async def ctx(client: httpx.AsyncClient, app_state: AppState, owner_engine: Asyn
         "depot": await access_token(client, chain.warehouse_user.email),
         "cargo_owner": await access_token(client, chain.owner_user.email),
         "partner_app": await _partner_app(client, app_state, platform_ids["partner_org"]),
+        # A borrower (a person) who applied to bank B.
+        "applicant": await access_token(client, APPLICANT_EMAIL),
     }
     ids = {
         "tenant_a": world.a.id,
@@ -294,6 +417,7 @@ async def ctx(client: httpx.AsyncClient, app_state: AppState, owner_engine: Asyn
         **products,
         **platform_ids,
         **supply,
+        **deals,
     }
     return Ctx(world=world, tokens=tokens, ids=ids, state=app_state)
 
@@ -441,6 +565,33 @@ CASES = [
         strangers=("cargo_owner", "seller", "core", "admin_a", "svc_a_wide"),
         owners=("depot", "platform"),
         secret=lambda c: "inspection.pdf",
+    ),
+    # A deal is its funder's, its applicant's and its channel's: another funder (even with
+    # every scope a service account may hold), a partner app it did not come through and
+    # other parties get null.
+    Case(
+        "deal-of-B",
+        "Deal",
+        "deal_b",
+        strangers=(
+            "admin_a",
+            "svc_a_wide",
+            "shared_in_a",
+            "partner_app",
+            "seller",
+            "cargo_owner",
+            "core",
+            "depot",
+        ),
+        owners=("admin_b", "platform", "applicant"),
+        secret=lambda c: DEAL_PURPOSE,
+    ),
+    Case(
+        "partner-deal-of-B",
+        "Deal",
+        "deal_b_partner_order",
+        strangers=("admin_a", "svc_a_wide", "applicant", "cargo_owner", "core"),
+        owners=("admin_b", "platform", "partner_app", "seller"),
     ),
 ]
 
@@ -663,8 +814,11 @@ def _odd_ids(ctx: Ctx) -> dict[str, str]:
                 "PurchaseOrder",
                 "WarehouseReceipt",
                 "Document",
+                "Deal",
             )
         },
+        "deal-as-product": global_id("Product", ctx.ids["deal_b"]),
+        "product-as-deal": global_id("Deal", ctx.ids["product_b_published"]),
     }
 
 
@@ -1072,6 +1226,153 @@ SUPPLY_CHAIN_ID_ARGS = [
     ),
 ]
 
+CREATE_DEAL = _payload_document("createDeal", "CreateDealInput", "deal")
+UPDATE_DEAL = _payload_document("updateDeal", "UpdateDealInput", "deal")
+SUBMIT_DEAL = _payload_document("submitDeal", "SubmitDealInput", "deal")
+WITHDRAW_DEAL = _payload_document("withdrawDeal", "WithdrawDealInput", "deal")
+
+
+def _deal_input(c: Ctx, product: str, applicant: str, **ids: Any) -> dict[str, Any]:
+    """An application to bank B's ``product`` for ``applicant`` (an organization's key)."""
+    return {
+        "productId": c.gid("Product", product),
+        "applicantId": c.gid("Organization", applicant),
+        "amount": {"amount": "50000.00", "currency": "CNY"},
+        "term": 90 if product == "product_b_pledge" else 3,
+        "purpose": "Working capital",
+        **ids,
+    }
+
+
+DEAL_ID_ARGS = [
+    IdArg(
+        "createDeal",
+        "productId",
+        CREATE_DEAL,
+        "deal",
+        lambda c, gid: {
+            "productId": gid,
+            "amount": {"amount": "50000.00", "currency": "CNY"},
+            "term": 12,
+            "purpose": "Home renovation",
+        },
+        # A draft of bank B is nobody's to apply for.
+        invisible=lambda c: c.gid("Product", "product_b_draft"),
+        wrong_type=lambda c: global_id("Tenant", c.ids["product_b_published"]),
+        visible=lambda c: c.gid("Product", "product_b_published"),
+        stranger="applicant",
+        user="applicant",
+    ),
+    IdArg(
+        "createDeal",
+        "applicantId",
+        CREATE_DEAL,
+        "deal",
+        lambda c, gid: {**_deal_input(c, "product_b_orders", "trade_org"), "applicantId": gid},
+        # A partner app applies for companies it cannot see (by design), so the hidden
+        # organization it may not name is one of another kind.
+        invisible=lambda c: c.gid("Organization", "cargo_owner"),
+        wrong_type=lambda c: global_id("Tenant", c.ids["trade_org"]),
+        visible=lambda c: c.gid("Organization", "trade_org"),
+        stranger="partner_app",
+        user="partner_app",
+    ),
+    IdArg(
+        "createDeal",
+        "purchaseOrderId",
+        CREATE_DEAL,
+        "deal",
+        lambda c, gid: _deal_input(c, "product_b_orders", "trade_org", purchaseOrderId=gid),
+        # The seller's own order, which the partner app did not submit.
+        invisible=lambda c: c.gid("PurchaseOrder", "order"),
+        wrong_type=lambda c: global_id("WarehouseReceipt", c.ids["order"]),
+        visible=lambda c: c.gid("PurchaseOrder", "order"),
+        stranger="partner_app",
+        user="seller",
+    ),
+    IdArg(
+        "createDeal",
+        "warehouseReceiptIds",
+        CREATE_DEAL,
+        "deal",
+        lambda c, gid: _deal_input(c, "product_b_pledge", "cargo_owner", warehouseReceiptIds=[gid]),
+        invisible=lambda c: c.gid("WarehouseReceipt", "receipt"),
+        wrong_type=lambda c: global_id("PurchaseOrder", c.ids["receipt"]),
+        visible=lambda c: c.gid("WarehouseReceipt", "receipt"),
+        error_field="warehouseReceiptIds.0",
+        stranger="partner_app",
+        user="cargo_owner",
+    ),
+    IdArg(
+        "updateDeal",
+        "id",
+        UPDATE_DEAL,
+        "deal",
+        lambda c, gid: {"id": gid, "purpose": "Kitchen and bathroom"},
+        invisible=lambda c: c.gid("Deal", "deal_b"),
+        wrong_type=lambda c: global_id("Product", c.ids["deal_b"]),
+        visible=lambda c: c.gid("Deal", "deal_b"),
+        stranger="partner_app",
+        user="applicant",
+    ),
+    IdArg(
+        "updateDeal",
+        "purchaseOrderId",
+        UPDATE_DEAL,
+        "deal",
+        lambda c, gid: {"id": c.gid("Deal", "deal_b_partner_order"), "purchaseOrderId": gid},
+        # The partner's own application, naming the seller's order it cannot see; the seller
+        # (the applicant) may.
+        invisible=lambda c: c.gid("PurchaseOrder", "order"),
+        wrong_type=lambda c: global_id("Document", c.ids["order"]),
+        visible=lambda c: c.gid("PurchaseOrder", "order"),
+        stranger="partner_app",
+        user="seller",
+    ),
+    IdArg(
+        "updateDeal",
+        "warehouseReceiptIds",
+        UPDATE_DEAL,
+        "deal",
+        lambda c, gid: {
+            "id": c.gid("Deal", "deal_a_app_pledge"),
+            "warehouseReceiptIds": [gid],
+        },
+        # Bank A's own app's application for the cargo owner, naming the owner's receipt,
+        # which the funder cannot see (yet); the owner (the applicant) may.
+        invisible=lambda c: c.gid("WarehouseReceipt", "receipt"),
+        wrong_type=lambda c: global_id("Deal", c.ids["receipt"]),
+        visible=lambda c: c.gid("WarehouseReceipt", "receipt"),
+        error_field="warehouseReceiptIds.0",
+        stranger="svc_a_wide",
+        user="cargo_owner",
+    ),
+    IdArg(
+        "submitDeal",
+        "id",
+        SUBMIT_DEAL,
+        "deal",
+        lambda c, gid: {"id": gid},
+        invisible=lambda c: c.gid("Deal", "deal_b"),
+        wrong_type=lambda c: global_id("Person", c.ids["deal_b"]),
+        visible=lambda c: c.gid("Deal", "deal_b"),
+        stranger="partner_app",
+        user="applicant",
+    ),
+    IdArg(
+        "withdrawDeal",
+        "id",
+        WITHDRAW_DEAL,
+        "deal",
+        lambda c, gid: {"id": gid, "reason": "changed my mind"},
+        invisible=lambda c: c.gid("Deal", "deal_b"),
+        wrong_type=lambda c: global_id("Organization", c.ids["deal_b"]),
+        visible=lambda c: c.gid("Deal", "deal_b"),
+        stranger="seller",
+        user="applicant",
+    ),
+]
+
 ID_ARGS = [
     IdArg(
         "createUser",
@@ -1222,6 +1523,7 @@ ID_ARGS = [
         "updateProduct", "WAREHOUSE_RECEIPT_PLEDGE", ACCEPTED, "warehouse", "product_a_warehouse"
     ),
     *SUPPLY_CHAIN_ID_ARGS,
+    *DEAL_ID_ARGS,
 ]
 
 SNAPSHOT_TABLES = (
@@ -1239,6 +1541,8 @@ SNAPSHOT_TABLES = (
     "warehouse_receipts",
     "receipt_claims",
     "documents",
+    "deals",
+    "purchase_order_claims",
 )
 STATUS_TABLES = (
     "users",
@@ -1247,6 +1551,7 @@ STATUS_TABLES = (
     "products",
     "purchase_orders",
     "warehouse_receipts",
+    "deals",
 )
 
 

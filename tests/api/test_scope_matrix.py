@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stdnum.cn import ric, uscc
 
 from api.state import AppState
+from domain.kernel.money import Money
 from domain.kernel.scopes import SERVICE_ACCOUNT_SCOPES, Role, Scope, scopes_for_roles
 from domain.persistence.engine import open_session
 from domain.persistence.scope import PLATFORM_SCOPE
@@ -44,6 +45,7 @@ from tests.collateral_support import (
     submit_order,
     supply_chain,
 )
+from tests.deals_support import CONSENT, apply, confirm_order, line_terms, publish
 from tests.products_support import consumer_terms
 from tests.support import World, client_token, global_id, gql, password_token, seed_world
 
@@ -114,6 +116,8 @@ SNAPSHOT_TABLES = (
     "warehouse_receipts",
     "receipt_claims",
     "documents",
+    "deals",
+    "purchase_order_claims",
 )
 STATUS_TABLES = (
     "users",
@@ -122,6 +126,7 @@ STATUS_TABLES = (
     "products",
     "purchase_orders",
     "warehouse_receipts",
+    "deals",
 )
 
 
@@ -145,6 +150,8 @@ async def snapshot(owner_engine: AsyncEngine, state: AppState) -> dict[str, Any]
             )
         )
         out["documents.subject"] = {r[0]: (r[1], r[2]) for r in rows}
+        rows = await conn.execute(text("select id::text, purpose from deals order by id"))
+        out["deals.purpose"] = dict(tuple(r) for r in rows)
     out["objects"] = stored_objects(state)
     return out
 
@@ -153,7 +160,9 @@ async def snapshot(owner_engine: AsyncEngine, state: AppState) -> dict[str, Any]
 class Setup:
     """seed_world plus bank A's draft and published products, and the supply chain around
     seed_world's core enterprise and trading company: an order pending the buyer's decision,
-    an issued warehouse receipt and an unattached document of the seller's."""
+    an issued warehouse receipt and an unattached document of the seller's. For the deals:
+    bank A's published order-financing product, a second order (confirmed by the buyer) and
+    the seller's DRAFT application financing it."""
 
     world: World
     draft_product: uuid.UUID
@@ -164,6 +173,9 @@ class Setup:
     document: uuid.UUID
     # Distinct content for this test's upload (documents are stored by their SHA-256).
     upload: bytes
+    orders_product: uuid.UUID
+    deal_order: uuid.UUID
+    deal: uuid.UUID
 
 
 async def set_up(state: AppState) -> Setup:
@@ -183,6 +195,24 @@ async def set_up(state: AppState) -> Setup:
             ids.append(found.product.id)
         await product_service.publish_product(s, SEEDER, product_id=ids[1])
         await s.commit()
+    orders_product = await publish(
+        state,
+        world.a.id,
+        ProductLine.ORDER_FINANCING,
+        line_terms(ProductLine.ORDER_FINANCING, world, chain),
+    )
+    deal_order = await submit_order(state, world, chain, "PO-DEAL-1")
+    await confirm_order(state, chain, deal_order)
+    deal = await apply(
+        state,
+        chain.seller_user.actor(),
+        product_id=orders_product,
+        amount=Money.parse("800000.00", "CNY"),
+        term=3,
+        purpose="Working capital",
+        consent=CONSENT,
+        purchase_order_id=deal_order,
+    )
     return Setup(
         world=world,
         draft_product=ids[0],
@@ -192,6 +222,9 @@ async def set_up(state: AppState) -> Setup:
         receipt=await issue_receipt(state, chain),
         document=await store_document(state, chain.seller_user),
         upload=pdf(f"matrix upload {uuid.uuid4()}"),
+        orders_product=orders_product,
+        deal_order=deal_order,
+        deal=deal.deal.id,
     )
 
 
@@ -308,6 +341,14 @@ def _stored(c: Setup, before: dict[str, Any], after: dict[str, Any]) -> bool:
     return bool(
         after["documents"] == before["documents"] + 1
         and new == {hashlib.sha256(c.upload).hexdigest()}
+    )
+
+
+def _deal_edited(c: Setup, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    key = str(c.deal)
+    return bool(
+        before["deals.purpose"][key] == "Working capital"
+        and after["deals.purpose"][key] == "Working capital, revised"
     )
 
 
@@ -550,6 +591,60 @@ MATRIX = {
             refusal=("FORBIDDEN", "only the warehouse's users issue and cancel its receipts"),
             others=(CARGO_OWNER,),
         ),
+        # Deals: the applicant (here the seller, for its company) applies, edits, submits and
+        # withdraws; the operator, holding every scope, applies for no one and acts on no
+        # one's application.
+        Entry(
+            "createDeal",
+            Scope.DEALS_APPLY,
+            "CreateDealInput",
+            "deal",
+            lambda c: {
+                "productId": global_id("Product", c.orders_product),
+                "amount": {"amount": "500000.00", "currency": "CNY"},
+                "term": 6,
+                "purpose": "Another order",
+                "consent": {"textVersion": "credit-consent-v3", "method": "ONLINE_CHECKBOX"},
+                "purchaseOrderId": global_id("PurchaseOrder", c.deal_order),
+                "idempotencyKey": "matrix-create-1",
+            },
+            _one_more("deals"),
+            party=SELLER,
+            refusal=(
+                "FORBIDDEN",
+                "applications come from the applicant, a partner app or the funder's own app",
+            ),
+        ),
+        Entry(
+            "updateDeal",
+            Scope.DEALS_APPLY,
+            "UpdateDealInput",
+            "deal",
+            lambda c: {"id": global_id("Deal", c.deal), "purpose": "Working capital, revised"},
+            _deal_edited,
+            party=SELLER,
+            refusal=("FORBIDDEN", "only the applicant or the app the application came through"),
+        ),
+        Entry(
+            "submitDeal",
+            Scope.DEALS_APPLY,
+            "SubmitDealInput",
+            "deal",
+            lambda c: {"id": global_id("Deal", c.deal), "idempotencyKey": "matrix-submit-1"},
+            _status("deals", lambda c: c.deal, "DRAFT", "SUBMITTED"),
+            party=SELLER,
+            refusal=("FORBIDDEN", "only the applicant or the app the application came through"),
+        ),
+        Entry(
+            "withdrawDeal",
+            Scope.DEALS_APPLY,
+            "WithdrawDealInput",
+            "deal",
+            lambda c: {"id": global_id("Deal", c.deal), "reason": "found cheaper credit"},
+            _status("deals", lambda c: c.deal, "DRAFT", "WITHDRAWN"),
+            party=SELLER,
+            refusal=("FORBIDDEN", "only the applicant or the app the application came through"),
+        ),
     ]
 }
 ENTRIES = list(MATRIX.values())
@@ -700,6 +795,7 @@ READS: dict[str, tuple[tuple[Scope, ...], Callable[[Setup], uuid.UUID]]] = {
     "PurchaseOrder": ((Scope.COLLATERAL_READ,), lambda c: c.order),
     "WarehouseReceipt": ((Scope.COLLATERAL_READ,), lambda c: c.receipt),
     "Document": ((Scope.DOCUMENTS_READ,), lambda c: c.document),
+    "Deal": ((Scope.DEALS_READ,), lambda c: c.deal),
 }
 
 # Node type of the supply chain: a party that sees the object of READS.
@@ -707,6 +803,7 @@ PARTY_READS: dict[str, Party] = {
     "PurchaseOrder": BUYER,
     "WarehouseReceipt": CARGO_OWNER,
     "Document": SELLER,
+    "Deal": SELLER,
 }
 
 

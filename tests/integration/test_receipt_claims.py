@@ -15,6 +15,7 @@ from domain.collateral.models import ReceiptClaim
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money
 from tests.collateral_support import issue_receipt, session_of, supply_chain, tenant_session
+from tests.deals_support import stub_deal
 from tests.support import seed_world
 
 LIVE_CLAIMS = (
@@ -29,10 +30,13 @@ async def _live(owner_engine, receipt_id: uuid.UUID) -> list[tuple[uuid.UUID, uu
 
 
 async def _claim_at_once(
-    app_state, barrier: asyncio.Barrier, tenant_id: uuid.UUID, receipt_id: uuid.UUID
+    app_state,
+    barrier: asyncio.Barrier,
+    tenant_id: uuid.UUID,
+    receipt_id: uuid.UUID,
+    deal_id: uuid.UUID,
 ) -> tuple[uuid.UUID, ReceiptClaim | DomainError]:
     """Open a transaction bound to the funder, wait until the rival has too, claim, commit."""
-    deal_id = uuid.uuid4()
     async with tenant_session(app_state, tenant_id) as session:
         await session.connection()  # begin and bind the tenant now, on a connection of its own
         await barrier.wait()
@@ -56,8 +60,12 @@ async def test_two_funders_claiming_one_receipt_at_once_exactly_one_wins(
 
     barrier = asyncio.Barrier(2)
     results = await asyncio.gather(
-        _claim_at_once(app_state, barrier, world.a.id, receipt_id),
-        _claim_at_once(app_state, barrier, world.b.id, receipt_id),
+        _claim_at_once(
+            app_state, barrier, world.a.id, receipt_id, await stub_deal(owner_engine, world.a.id)
+        ),
+        _claim_at_once(
+            app_state, barrier, world.b.id, receipt_id, await stub_deal(owner_engine, world.b.id)
+        ),
     )
 
     won = [(deal, r) for deal, r in results if isinstance(r, ReceiptClaim)]
@@ -77,7 +85,7 @@ async def test_two_funders_claiming_one_receipt_at_once_exactly_one_wins(
         await s.commit()
     assert released.released_at is not None
     assert await _live(owner_engine, receipt_id) == []
-    new_deal = uuid.uuid4()
+    new_deal = await stub_deal(owner_engine, loser_tenant)
     async with tenant_session(app_state, loser_tenant) as s:
         claim = await service.claim_receipt(
             s, receipt_id=receipt_id, tenant_id=loser_tenant, deal_id=new_deal
@@ -94,15 +102,15 @@ async def test_a_claim_waits_for_an_uncommitted_rival(app_state, owner_engine) -
     chain = await supply_chain(app_state, world)
     receipt_id = await issue_receipt(app_state, chain)
 
+    deal_a = await stub_deal(owner_engine, world.a.id)
+    deal_b = await stub_deal(owner_engine, world.b.id)
     first = tenant_session(app_state, world.a.id)
-    await service.claim_receipt(
-        first, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=uuid.uuid4()
-    )
+    await service.claim_receipt(first, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal_a)
 
     async def second() -> ReceiptClaim:
         async with tenant_session(app_state, world.b.id) as s:
             claim = await service.claim_receipt(
-                s, receipt_id=receipt_id, tenant_id=world.b.id, deal_id=uuid.uuid4()
+                s, receipt_id=receipt_id, tenant_id=world.b.id, deal_id=deal_b
             )
             await s.commit()
             return claim
@@ -121,7 +129,7 @@ async def test_claiming_again_for_the_same_deal_is_idempotent(app_state, owner_e
     world = await seed_world(app_state)
     chain = await supply_chain(app_state, world)
     receipt_id = await issue_receipt(app_state, chain)
-    deal = uuid.uuid4()
+    deal = await stub_deal(owner_engine, world.a.id)
     async with tenant_session(app_state, world.a.id) as s:
         one = await service.claim_receipt(
             s, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal
@@ -145,7 +153,7 @@ async def test_claims_are_the_claiming_funders_own(app_state, owner_engine) -> N
     world = await seed_world(app_state)
     chain = await supply_chain(app_state, world)
     receipt_id = await issue_receipt(app_state, chain)
-    deal = uuid.uuid4()
+    deal = await stub_deal(owner_engine, world.a.id)
     async with tenant_session(app_state, world.a.id) as s:
         await service.claim_receipt(s, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal)
         # A claim for another funder than the bound one is refused by row-level security.
@@ -190,7 +198,7 @@ async def test_a_released_claim_stays_released(app_state, owner_engine) -> None:
     world = await seed_world(app_state)
     chain = await supply_chain(app_state, world)
     receipt_id = await issue_receipt(app_state, chain)
-    deal = uuid.uuid4()
+    deal = await stub_deal(owner_engine, world.a.id)
     async with tenant_session(app_state, world.a.id) as s:
         await service.claim_receipt(s, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal)
         await service.release_receipt(s, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal)
@@ -221,11 +229,11 @@ async def test_a_cancelled_receipt_cannot_be_claimed(app_state) -> None:
         assert caught.value.code is ErrorCode.NOT_FOUND
 
 
-async def test_a_pledged_receipt_cannot_be_cancelled(app_state) -> None:
+async def test_a_pledged_receipt_cannot_be_cancelled(app_state, owner_engine) -> None:
     world = await seed_world(app_state)
     chain = await supply_chain(app_state, world)
     receipt_id = await issue_receipt(app_state, chain)
-    deal = uuid.uuid4()
+    deal = await stub_deal(owner_engine, world.a.id)
     async with tenant_session(app_state, world.a.id) as s:
         await service.claim_receipt(s, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal)
         await s.commit()
@@ -259,7 +267,10 @@ async def test_a_claim_and_a_cancellation_racing_are_serialised(app_state, owner
     receipt_id = await issue_receipt(app_state, chain, "WR-RACE-1")
     claimer = tenant_session(app_state, world.a.id)
     await service.claim_receipt(
-        claimer, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=uuid.uuid4()
+        claimer,
+        receipt_id=receipt_id,
+        tenant_id=world.a.id,
+        deal_id=await stub_deal(owner_engine, world.a.id),
     )
 
     async def cancel(rid: uuid.UUID) -> object:

@@ -36,20 +36,35 @@ NOT_RLS_TABLES = frozenset({"alembic_version"})
 # included (refresh tokens are read and written only by the token endpoint, in platform scope).
 PLATFORM_ONLY_TENANT_TABLES = frozenset({"refresh_tokens"})
 
+# Tenant tables whose rows belong to a principal, not to a tenant: an idempotency key is its
+# (client, user, tenant)'s, so a scope that binds a tenant alone sees none of them either.
+PRINCIPAL_TENANT_TABLES = frozenset({"idempotency_keys"})
+TENANT_BLIND_TABLES = PLATFORM_ONLY_TENANT_TABLES | PRINCIPAL_TENANT_TABLES
+
 # What tenant A (bound alone, no user/person/organization) may see of the tables without a
 # ``tenant_id`` column, besides their public rows. ``:a`` is tenant A.
 OWN_ROWS = {
     "tenants": "id = :a",
     "users": "exists (select 1 from memberships m where m.user_id = users.id and m.tenant_id = :a)",
-    "persons": "false",
-    "organizations": "false",
-    # Supply chain (0003): a funder sees the receipts its deals have claimed and the documents
-    # attached to them; orders only through deals (none yet).
-    "purchase_orders": "false",
+    # Deals (0005): a funder sees the applicants of its own deals.
+    "persons": "exists (select 1 from deals d"
+    " where d.applicant_person_id = persons.id and d.tenant_id = :a)",
+    "organizations": "exists (select 1 from deals d"
+    " where d.applicant_organization_id = organizations.id and d.tenant_id = :a)",
+    # Supply chain (0003, widened by 0005): a funder sees the orders and receipts its deals
+    # name, the receipts its deals have claimed, and the documents attached to any of them.
+    "purchase_orders": "exists (select 1 from deals d"
+    " where d.purchase_order_id = purchase_orders.id and d.tenant_id = :a)",
     "warehouse_receipts": "exists (select 1 from receipt_claims c"
-    " where c.receipt_id = warehouse_receipts.id and c.tenant_id = :a)",
+    " where c.receipt_id = warehouse_receipts.id and c.tenant_id = :a)"
+    " or exists (select 1 from deals d"
+    " where d.tenant_id = :a and d.warehouse_receipt_ids @> array[warehouse_receipts.id])",
     "documents": "exists (select 1 from receipt_claims c"
-    " where c.receipt_id = documents.warehouse_receipt_id and c.tenant_id = :a)",
+    " where c.receipt_id = documents.warehouse_receipt_id and c.tenant_id = :a)"
+    " or exists (select 1 from deals d where d.tenant_id = :a"
+    " and d.warehouse_receipt_ids @> array[documents.warehouse_receipt_id])"
+    " or exists (select 1 from deals d"
+    " where d.tenant_id = :a and d.purchase_order_id = documents.purchase_order_id)",
 }
 
 PUBLIC_ORGANIZATION_KIND_NAMES = frozenset({"CORE_ENTERPRISE", "WAREHOUSE", "PARTNER"})
@@ -79,7 +94,7 @@ PUBLIC_ROWS: dict[str, tuple[frozenset[str], str]] = {
 
 RLS_VIOLATION = "row-level security"
 PERMISSION_DENIED = "permission denied"
-SETTINGS = ("tenant_id", "platform", "user_id", "person_id", "organization_id")
+SETTINGS = ("tenant_id", "platform", "user_id", "person_id", "organization_id", "client_id")
 
 
 # --- catalog -------------------------------------------------------------------------------
@@ -277,7 +292,7 @@ async def assert_sees_exactly(
     tenant_owned = set(await tenant_tables(owner))
     public = public_rules(set(all_tables))
     for table in tables or all_tables:
-        if tenant is None or table in PLATFORM_ONLY_TENANT_TABLES:
+        if tenant is None or table in TENANT_BLIND_TABLES:
             own = "false"
         elif table in tenant_owned:
             own = "tenant_id = :a"
@@ -410,9 +425,52 @@ async def populated_world(state: AppState, owner: AsyncEngine) -> World:
     return world
 
 
+INSERT_DEAL = (
+    "insert into deals (tenant_id, id, product_id, product_version, product_line, status,"
+    " channel, channel_client_id, applicant_person_id, applicant_organization_id, currency,"
+    " amount_minor, term, term_unit, purpose, purchase_order_id, warehouse_receipt_ids)"
+    " values (:t, :id, :p, :v, :line, 'DRAFT', :channel, 'test-client', :person, :org, 'CNY',"
+    " 100000, 6, 'MONTH', 'test', :po, cast(:receipts as uuid[]))"
+)
+
+
+async def _insert_order(
+    conn: AsyncConnection,
+    world: World,
+    seller: uuid.UUID,
+    buyer: uuid.UUID,
+    *,
+    number: str,
+    status: str,
+) -> uuid.UUID:
+    order = uuid.uuid4()
+    decided = status != "PENDING_CONFIRMATION"
+    await conn.execute(
+        text(
+            "insert into purchase_orders (id, seller_organization_id, buyer_organization_id,"
+            " number, currency, amount_minor, issue_date, due_date, status, decided_by_user_id,"
+            " decided_at) values (:id, :s, :b, :n, 'CNY', 100000, current_date,"
+            " current_date + 90, :status, :u, case when :decided then now() end)"
+        ),
+        {
+            "id": order,
+            "s": seller,
+            "b": buyer,
+            "n": number,
+            "status": status,
+            "u": world.admin_user_id if decided else None,
+            "decided": decided,
+        },
+    )
+    return order
+
+
 async def _seed_supply_chain(conn: AsyncConnection, world: World) -> None:
-    """An order, three receipts (claimed by A, claimed by B, unclaimed) and a document on
-    each of them plus an unattached one."""
+    """Orders (one pending, three confirmed), three receipts and, for each of A and B, deals
+    of every line (a consumer loan for a person, order financing, a receipt pledge), each
+    with its timeline entry, claims on its collateral and an idempotency key; B's applicants
+    are others than A's. Documents on each order and receipt and an unattached one. One
+    confirmed order and one receipt stay free."""
     org = {
         kind: (
             await conn.execute(
@@ -421,15 +479,37 @@ async def _seed_supply_chain(conn: AsyncConnection, world: World) -> None:
         ).scalar_one()
         for kind in ("TRADE_ENTERPRISE", "CORE_ENTERPRISE", "WAREHOUSE", "CARGO_OWNER")
     }
-    order = uuid.uuid4()
+    other_trader, other_cargo, other_person = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for org_id, kind, code in (
+        (other_trader, "TRADE_ENTERPRISE", "Y00000000000000001"),
+        (other_cargo, "CARGO_OWNER", "Y00000000000000002"),
+    ):
+        await conn.execute(
+            text(
+                "insert into organizations (id, kind, name, social_credit_code)"
+                " values (:id, :k, :n, :code)"
+            ),
+            {"id": org_id, "k": kind, "n": f"Other {kind}", "code": code},
+        )
     await conn.execute(
         text(
-            "insert into purchase_orders (id, seller_organization_id, buyer_organization_id,"
-            " number, currency, amount_minor, issue_date, due_date, status)"
-            " values (:id, :s, :b, 'PO-1', 'CNY', 100000, current_date, current_date + 90,"
-            " 'PENDING_CONFIRMATION')"
+            "insert into persons (id, full_name, resident_id_encrypted, resident_id_hash,"
+            " resident_id_masked) values (:id, 'Other Person', '\\x00', :h, '***')"
         ),
-        {"id": order, "s": org["TRADE_ENTERPRISE"], "b": org["CORE_ENTERPRISE"]},
+        {"id": other_person, "h": secrets.token_bytes(32)},
+    )
+    core = org["CORE_ENTERPRISE"]
+    order = await _insert_order(
+        conn, world, org["TRADE_ENTERPRISE"], core, number="PO-1", status="PENDING_CONFIRMATION"
+    )
+    a_order = await _insert_order(
+        conn, world, org["TRADE_ENTERPRISE"], core, number="PO-2", status="CONFIRMED"
+    )
+    b_order = await _insert_order(
+        conn, world, other_trader, core, number="PO-3", status="CONFIRMED"
+    )
+    await _insert_order(
+        conn, world, org["TRADE_ENTERPRISE"], core, number="PO-4", status="CONFIRMED"
     )
     receipts = []
     for n in range(3):
@@ -445,20 +525,71 @@ async def _seed_supply_chain(conn: AsyncConnection, world: World) -> None:
             {
                 "id": receipt,
                 "w": org["WAREHOUSE"],
-                "o": org["CARGO_OWNER"],
+                "o": org["CARGO_OWNER"] if n != 1 else other_cargo,
                 "n": f"WR-{n}",
                 "u": world.admin_user_id,
             },
         )
-    for tenant, receipt in ((world.a.id, receipts[0]), (world.b.id, receipts[1])):
+    parties = {
+        world.a.id: (world.person_id, org["TRADE_ENTERPRISE"], org["CARGO_OWNER"], a_order, 0),
+        world.b.id: (other_person, other_trader, other_cargo, b_order, 1),
+    }
+    for tenant, (person, trader, cargo, po, r) in parties.items():
+        # Deals apply under version 1 of the tenant's published product (not its current one).
+        product = (
+            await conn.execute(
+                text("select id from products where tenant_id = :t and status = 'PUBLISHED'"),
+                {"t": tenant},
+            )
+        ).scalar_one()
+        base = {"t": tenant, "p": product, "v": 1, "channel": "DIRECT", "po": None, "receipts": []}
+        deals = {
+            "consumer": {**base, "line": "CONSUMER_CREDIT", "person": person, "org": None},
+            "order": {**base, "line": "ORDER_FINANCING", "person": None, "org": trader, "po": po},
+            "pledge": {
+                **base,
+                "line": "WAREHOUSE_RECEIPT_PLEDGE",
+                "person": None,
+                "org": cargo,
+                "receipts": [receipts[r]],
+            },
+        }
+        ids_of = {}
+        for name, row in deals.items():
+            ids_of[name] = uuid.uuid4()
+            await conn.execute(text(INSERT_DEAL), {**row, "id": ids_of[name]})
+            await conn.execute(
+                text(
+                    "insert into deal_events (tenant_id, deal_id, action, to_status, actor_kind)"
+                    " values (:t, :d, 'deal.create', 'DRAFT', 'APPLICANT')"
+                ),
+                {"t": tenant, "d": ids_of[name]},
+            )
         await conn.execute(
             text(
                 "insert into receipt_claims (tenant_id, id, receipt_id, deal_id)"
                 " values (:t, :id, :r, :d)"
             ),
-            {"t": tenant, "id": uuid.uuid4(), "r": receipt, "d": uuid.uuid4()},
+            {"t": tenant, "id": uuid.uuid4(), "r": receipts[r], "d": ids_of["pledge"]},
         )
-    for order_id, receipt_id in ((order, None), (None, None), *((None, r) for r in receipts)):
+        await conn.execute(
+            text(
+                "insert into purchase_order_claims (tenant_id, id, purchase_order_id, deal_id)"
+                " values (:t, :id, :o, :d)"
+            ),
+            {"t": tenant, "id": uuid.uuid4(), "o": po, "d": ids_of["order"]},
+        )
+    for tenant, client_id in ((world.a.id, "svc-a"), (world.b.id, "svc-b"), (None, "partner")):
+        await conn.execute(
+            text(
+                "insert into idempotency_keys (id, tenant_id, client_id, operation, key,"
+                " request_hash, response, completed_at) values (:id, :t, :c, 'createDeal',"
+                " 'k-1', 'h', '{}', now())"
+            ),
+            {"id": uuid.uuid4(), "t": tenant, "c": client_id},
+        )
+    subjects = ((order, None), (a_order, None), (b_order, None), (None, None))
+    for order_id, receipt_id in (*subjects, *((None, r) for r in receipts)):
         attached = order_id is not None or receipt_id is not None
         await conn.execute(
             text(
@@ -523,7 +654,7 @@ async def test_tenant_a_sees_its_rows_and_none_of_b(app_state, owner_engine, mod
             seen = await by_tenant(conn, table)
             assert seen[b] == b_public, f"{table}: tenant A sees {seen[b]} rows of tenant B"
             assert seen[b] < truth[b], f"{table}: tenant A sees all of B's rows"
-            expected_a = 0 if table in PLATFORM_ONLY_TENANT_TABLES else truth[a]
+            expected_a = 0 if table in TENANT_BLIND_TABLES else truth[a]
             assert seen[a] == expected_a, f"{table}: A sees {seen[a]} of its {truth[a]} rows"
             assert None not in seen, f"{table}: tenant A sees platform-level rows"
         # Row for row, every table (tenant-owned or not) as the policies say.
@@ -534,7 +665,15 @@ async def test_tenant_a_sees_its_rows_and_none_of_b(app_state, owner_engine, mod
         )
         assert a_users
         assert await ids(conn, "select id from users") == a_users
-        assert await count(conn, "persons") == 0
+        # Persons: only the applicants of A's own deals (DESIGN.md section 5).
+        a_applicants = await ids(
+            owner_engine,
+            "select applicant_person_id from deals"
+            " where tenant_id = :t and applicant_person_id is not null",
+            t=a,
+        )
+        assert a_applicants
+        assert await ids(conn, "select id from persons") == a_applicants
         assert a in await ids(conn, "select id from tenants")
 
 
@@ -574,7 +713,8 @@ async def test_no_tenant_sees_nothing(app_state, owner_engine, settings, how) ->
 
 async def test_public_organization_kinds(app_state, owner_engine) -> None:
     """CORE_ENTERPRISE, WAREHOUSE and PARTNER organizations are readable to any scope;
-    TRADE_ENTERPRISE and CARGO_OWNER ones are not."""
+    TRADE_ENTERPRISE and CARGO_OWNER ones are not, except to a funder for the applicants of its
+    own deals (DESIGN.md section 5)."""
     world = await populated_world(app_state, owner_engine)
     assert {str(k) for k in PUBLIC_ORGANIZATION_KINDS} == PUBLIC_ORGANIZATION_KIND_NAMES
     all_kinds = await ids(owner_engine, "select kind from organizations")
@@ -584,12 +724,28 @@ async def test_public_organization_kinds(app_state, owner_engine) -> None:
         "select id from organizations where kind = any(cast(:k as text[]))",
         k=sorted(PUBLIC_ORGANIZATION_KIND_NAMES),
     )
-    for values in ({}, dict.fromkeys(SETTINGS, ""), {"tenant_id": str(world.a.id)}):
+    for values in ({}, dict.fromkeys(SETTINGS, "")):
         async with app_tx(app_state.engine, **values) as conn:
             assert await ids(conn, "select kind from organizations") == (
                 PUBLIC_ORGANIZATION_KIND_NAMES
             ), values
             assert await ids(conn, "select id from organizations") == public_ids, values
+    # A funder bound alone: the public kinds, and the applicants of its own deals only.
+    a_applicants = await ids(
+        owner_engine,
+        "select applicant_organization_id from deals"
+        " where tenant_id = :t and applicant_organization_id is not null",
+        t=world.a.id,
+    )
+    b_applicants = await ids(
+        owner_engine,
+        "select applicant_organization_id from deals"
+        " where tenant_id = :t and applicant_organization_id is not null",
+        t=world.b.id,
+    )
+    assert a_applicants and b_applicants - a_applicants
+    async with app_tx(app_state.engine, tenant_id=str(world.a.id)) as conn:
+        assert await ids(conn, "select id from organizations") == public_ids | a_applicants
     # The borrower organization is visible to itself only.
     async with app_tx(app_state.engine, organization_id=str(world.borrower_org_id)) as conn:
         assert world.borrower_org_id in await ids(conn, "select id from organizations")
@@ -658,7 +814,45 @@ def _insert_builders(
         return (
             "insert into receipt_claims (tenant_id, id, receipt_id, deal_id)"
             " values (:t, :id, :r, :d)",
-            {"t": t, "id": uuid.uuid4(), "r": refs["free_receipt"], "d": uuid.uuid4()},
+            {"t": t, "id": uuid.uuid4(), "r": refs["free_receipt"], "d": refs["b_deal"]},
+        )
+
+    def deal(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            INSERT_DEAL,
+            {
+                "t": t,
+                "id": uuid.uuid4(),
+                "p": refs["b_product"],
+                "v": 1,
+                "line": "CONSUMER_CREDIT",
+                "person": world.person_id,
+                "org": None,
+                "po": None,
+                "receipts": [],
+                "channel": "FUNDER_APP",
+            },
+        )
+
+    def deal_event(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into deal_events (tenant_id, deal_id, action, to_status, actor_kind)"
+            " values (:t, :d, 'forged', 'APPROVED', 'FUNDER')",
+            {"t": t, "d": refs["b_deal"]},
+        )
+
+    def order_claim(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into purchase_order_claims (tenant_id, id, purchase_order_id, deal_id)"
+            " values (:t, :id, :o, :d)",
+            {"t": t, "id": uuid.uuid4(), "o": refs["free_order"], "d": refs["b_deal"]},
+        )
+
+    def idempotency_key(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into idempotency_keys (id, tenant_id, client_id, operation, key,"
+            " request_hash) values (:id, :t, 'svc-b', 'createDeal', :k, 'h')",
+            {"id": uuid.uuid4(), "t": t, "k": secrets.token_hex(8)},
         )
 
     return {
@@ -670,6 +864,10 @@ def _insert_builders(
         "products": product,
         "product_versions": product_version,
         "receipt_claims": receipt_claim,
+        "deals": deal,
+        "deal_events": deal_event,
+        "purchase_order_claims": order_claim,
+        "idempotency_keys": idempotency_key,
     }
 
 
@@ -688,6 +886,15 @@ async def test_inserting_for_another_tenant_is_refused(app_state, owner_engine, 
             owner_engine,
             "select id from warehouse_receipts r"
             " where not exists (select 1 from receipt_claims c where c.receipt_id = r.id)",
+        )
+    if "deals" in tables:
+        refs["b_deal"] = await _scalar(
+            owner_engine, "select id from deals where tenant_id = :b limit 1", b=b
+        )
+        refs["free_order"] = await _scalar(
+            owner_engine,
+            "select id from purchase_orders o where status = 'CONFIRMED' and not exists"
+            " (select 1 from purchase_order_claims c where c.purchase_order_id = o.id)",
         )
     builders = _insert_builders(world, refs)
     # A new insertable tenant table needs a row builder here, or it would go unchecked.

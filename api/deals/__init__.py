@@ -1,0 +1,1 @@
+"""Deals: applications, their submission and the deals each principal sees."""

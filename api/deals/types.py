@@ -1,0 +1,299 @@
+"""GraphQL types of deals: the application, its timeline and connections."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from api.collateral.types import PurchaseOrderNode, WarehouseReceiptNode
+from api.parties.types import OrganizationNode, PersonNode
+from api.products.types import (
+    ProductLine,
+    ProductNode,
+    ProductVersionType,
+    TermUnit,
+    encode_cursor,
+)
+from api.relay import load_nodes
+from api.scalars import MoneyType
+from api.tenancy.types import TenantNode, UserNode
+from domain.deals import models, policy
+from domain.kernel.scopes import Scope
+
+DealStatus = strawberry.enum(
+    models.DealStatus,
+    description="Where a deal is in its lifecycle: DRAFT -> SUBMITTED -> FIRST_REVIEW -> "
+    "SECOND_REVIEW -> APPROVED -> SIGNING -> SIGNED -> DISBURSING -> ACTIVE -> SETTLED, with "
+    "RETURNED, REJECTED, WITHDRAWN, EXPIRED, OVERDUE, COLLECTIONS, SOLD and WRITTEN_OFF.",
+)
+DealChannel = strawberry.enum(
+    models.DealChannel,
+    description="How an application reached the funder: a partner app, the funder's own app, "
+    "or the applicant directly.",
+)
+ConsentMethod = strawberry.enum(
+    models.ConsentMethod, description="How the applicant gave its credit consent."
+)
+DealActorKind = strawberry.enum(
+    models.ActorKind,
+    name="DealActorKind",
+    description="Who made a change on a deal: the applicant, the partner app it came "
+    "through, the funder, the platform operator or the system.",
+)
+
+
+@strawberry.type(description="What the applicant asks for.")
+class LoanRequest:
+    amount: MoneyType = strawberry.field(description="The amount applied for.")
+    term: int = strawberry.field(description="The term, in the product's term unit.")
+    term_unit: TermUnit = strawberry.field(description="Months or days.")  # type: ignore[valid-type]
+    purpose: str = strawberry.field(description="What the money is for.")
+
+
+@strawberry.type(description="The applicant's authorisation to pull credit reports.")
+class CreditConsent:
+    given_at: datetime = strawberry.field(description="When the consent was given.")
+    text_version: str = strawberry.field(description="The version of the consent text agreed.")
+    method: ConsentMethod = strawberry.field(description="How it was given.")  # type: ignore[valid-type]
+
+
+DealApplicant = Annotated[
+    PersonNode | OrganizationNode,
+    strawberry.union(
+        "DealApplicant",
+        description="Who applies: a person (consumer credit) or a company (the other lines).",
+    ),
+]
+
+
+@strawberry.type(
+    name="DealTimelineEntry",
+    description="One change of a deal: its creation, an edit or a transition, by whom and when.",
+)
+class DealTimelineEntry:
+    action: str = strawberry.field(
+        description="What happened: deal.create, deal.update, deal.submit, deal.withdraw, ..."
+    )
+    from_status: DealStatus | None = strawberry.field(  # type: ignore[valid-type]
+        description="The status before; null for the creation."
+    )
+    to_status: DealStatus = strawberry.field(description="The status after.")  # type: ignore[valid-type]
+    occurred_at: datetime = strawberry.field(description="When it happened.")
+    actor_kind: DealActorKind = strawberry.field(description="Who made the change.")  # type: ignore[valid-type]
+    actor_client_id: str | None = strawberry.field(
+        description="The OAuth client the change came through."
+    )
+    note: str | None = strawberry.field(description="A note, e.g. why a deal was withdrawn.")
+    actor_user_pk: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def from_row(cls, row: models.DealEvent) -> DealTimelineEntry:
+        return cls(
+            action=row.action,
+            from_status=row.from_status,
+            to_status=row.to_status,
+            occurred_at=row.occurred_at,
+            actor_kind=row.actor_kind,
+            actor_client_id=row.actor_client_id,
+            note=row.note,
+            actor_user_pk=row.actor_user_id,
+        )
+
+    @strawberry.field(
+        description="The user who made the change, when you may see that user (the funder's "
+        "own staff, yourself); null otherwise."
+    )
+    async def actor_user(self, info: Info) -> UserNode | None:
+        if self.actor_user_pk is None:
+            return None
+        row = await info.context.loaders.users.load(self.actor_user_pk)
+        return UserNode.from_row(row) if row is not None else None
+
+
+@strawberry.type(
+    name="Deal",
+    description="A financing case from application to closure: the applicant, the loan "
+    "request, the credit consent, the collateral, the product version it was applied under "
+    "and its timeline.",
+)
+class DealNode(relay.Node):
+    id: relay.NodeID[str]
+    status: DealStatus = strawberry.field(description="Where the deal is in its lifecycle.")  # type: ignore[valid-type]
+    product_line: ProductLine = strawberry.field(description="The product line.")  # type: ignore[valid-type]
+    channel: DealChannel = strawberry.field(description="How the application arrived.")  # type: ignore[valid-type]
+    channel_client_id: str = strawberry.field(
+        description="The OAuth client the application came through."
+    )
+    product_version: int = strawberry.field(
+        description="The version of the product's terms the deal was applied under (kept "
+        "when the product publishes a newer one)."
+    )
+    request: LoanRequest = strawberry.field(description="The loan request.")
+    consent: CreditConsent | None = strawberry.field(
+        description="The applicant's credit consent; required before submission."
+    )
+    created_at: datetime = strawberry.field(description="When the application was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    submitted_at: datetime | None = strawberry.field(description="When it was last submitted.")
+    withdrawn_at: datetime | None = strawberry.field(description="When it was withdrawn.")
+    withdrawal_reason: str | None = strawberry.field(description="Why it was withdrawn.")
+    row: strawberry.Private[models.Deal]
+
+    @classmethod
+    def from_row(cls, row: models.Deal) -> DealNode:
+        consent = None
+        if row.consent_given_at and row.consent_text_version and row.consent_method:
+            consent = CreditConsent(
+                given_at=row.consent_given_at,
+                text_version=row.consent_text_version,
+                method=row.consent_method,
+            )
+        return cls(
+            id=str(row.id),
+            status=row.status,
+            product_line=row.product_line,
+            channel=row.channel,
+            channel_client_id=row.channel_client_id,
+            product_version=row.product_version,
+            request=LoanRequest(
+                amount=MoneyType.of(row.amount),
+                term=row.term,
+                term_unit=row.term_unit,
+                purpose=row.purpose,
+            ),
+            consent=consent,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            submitted_at=row.submitted_at,
+            withdrawn_at=row.withdrawn_at,
+            withdrawal_reason=row.withdrawal_reason,
+            row=row,
+        )
+
+    @strawberry.field(description="The funder the application is made to.")
+    async def funder(self, info: Info) -> TenantNode | None:
+        row = await info.context.loaders.tenants.load(self.row.tenant_id)
+        return TenantNode.from_row(row) if row is not None else None
+
+    @strawberry.field(description="The product applied for (its current state).")
+    async def product(self, info: Info) -> ProductNode | None:
+        found = await info.context.loaders.products.load(self.row.product_id)
+        return ProductNode.from_row(found) if found is not None else None
+
+    @strawberry.field(
+        description="The terms of the exact product version the deal was applied under."
+    )
+    async def terms(self, info: Info) -> ProductVersionType | None:
+        key = (self.row.tenant_id, self.row.product_id, self.row.product_version)
+        row = await info.context.loaders.deal_versions.load(key)
+        return ProductVersionType.from_row(row) if row is not None else None
+
+    @strawberry.field(description="Who applies: a person or a company.")
+    async def applicant(self, info: Info) -> DealApplicant | None:
+        if self.row.applicant_person_id is not None:
+            person = await info.context.loaders.persons.load(self.row.applicant_person_id)
+            return PersonNode.from_row(person) if person is not None else None
+        if self.row.applicant_organization_id is not None:
+            org = await info.context.loaders.organizations.load(self.row.applicant_organization_id)
+            return OrganizationNode.from_row(org) if org is not None else None
+        return None
+
+    @strawberry.field(description="The partner whose app the application came through, if any.")
+    async def partner(self, info: Info) -> OrganizationNode | None:
+        if self.row.channel_organization_id is None:
+            return None
+        row = await info.context.loaders.organizations.load(self.row.channel_organization_id)
+        return OrganizationNode.from_row(row) if row is not None else None
+
+    @strawberry.field(
+        description="The purchase order financed (ORDER_FINANCING); needs collateral:read."
+    )
+    async def purchase_order(self, info: Info) -> PurchaseOrderNode | None:
+        if self.row.purchase_order_id is None or not info.context.actor.has(Scope.COLLATERAL_READ):
+            return None
+        row = await info.context.loaders.purchase_orders.load(self.row.purchase_order_id)
+        return PurchaseOrderNode.from_row(row) if row is not None else None
+
+    @strawberry.field(
+        description="The warehouse receipts pledged (WAREHOUSE_RECEIPT_PLEDGE), in the order "
+        "given; needs collateral:read."
+    )
+    async def warehouse_receipts(self, info: Info) -> list[WarehouseReceiptNode]:
+        if not self.row.warehouse_receipt_ids or not info.context.actor.has(Scope.COLLATERAL_READ):
+            return []
+        rows = await info.context.loaders.warehouse_receipts.load_many(
+            self.row.warehouse_receipt_ids
+        )
+        return [WarehouseReceiptNode.from_row(r) for r in rows if r is not None]
+
+    @strawberry.field(description="Every change of the deal, oldest first, with who and when.")
+    async def timeline(self, info: Info) -> list[DealTimelineEntry]:
+        rows = await info.context.loaders.deal_events.load(self.row.id)
+        return [
+            DealTimelineEntry.from_row(r) for r in rows or [] if r.tenant_id == self.row.tenant_id
+        ]
+
+    @classmethod
+    async def load_by_ids(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[DealNode | None]:
+        return await load_nodes(
+            info,
+            node_ids,
+            loader=lambda loaders: loaders.deals,
+            scope=Scope.DEALS_READ,
+            to_node=cls.from_row,
+            visible=policy.deal_visible,
+        )
+
+
+# -- connections ----------------------------------------------------------------------------------
+
+
+@strawberry.type(description="A deal and its cursor in a connection.")
+class DealEdge:
+    cursor: str = strawberry.field(description="Opaque keyset cursor of this deal.")
+    node: DealNode = strawberry.field(description="The deal.")
+
+
+@strawberry.type(description="A page of deals, oldest first.")
+class DealConnection:
+    edges: list[DealEdge] = strawberry.field(description="The deals of this page.")
+    page_info: relay.PageInfo = strawberry.field(description="Where this page ends.")
+
+
+def deal_connection(rows: list[models.Deal], first: int, prefix: str) -> DealConnection:
+    """A connection from up to ``first + 1`` rows (the extra one only says there is more)."""
+    edges = [
+        DealEdge(
+            cursor=encode_cursor(prefix, r.created_at, r.tenant_id, r.id),
+            node=DealNode.from_row(r),
+        )
+        for r in rows[:first]
+    ]
+    return DealConnection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=len(rows) > first,
+            has_previous_page=False,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+__all__ = [
+    "ConsentMethod",
+    "DealChannel",
+    "DealConnection",
+    "DealNode",
+    "DealStatus",
+    "DealTimelineEntry",
+    "deal_connection",
+]

@@ -1,0 +1,284 @@
+"""Every query of the deals context and the batch getters of its DataLoaders. Row-level security
+decides what each scope sees (the funder its deals, the applicant its own, a partner app its
+channel's); the pages still name whose deals they list."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, and_, column, insert, or_, select, table, tuple_
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from domain.deals.models import ActorKind, Deal, DealChannel, DealEvent, DealStatus
+from domain.products.models import Product, ProductLine, ProductVersion
+
+#: A keyset position in a page of deals: ``(created_at, tenant_id, id)``.
+Keyset = tuple[datetime, uuid.UUID, uuid.UUID]
+
+# The funder's time zone and status. A bare table clause: the domain does not import the
+# tenants package (DESIGN.md section 4).
+_tenants = table(
+    "tenants",
+    column("id", UUID(as_uuid=True)),
+    column("status", String(32)),
+    column("time_zone", String(64)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Funder:
+    """What a deal needs of its funder: whether it lends, and its time zone (its today)."""
+
+    id: uuid.UUID
+    active: bool
+    time_zone: str
+
+
+async def deal(
+    session: AsyncSession, deal_id: uuid.UUID, *, for_update: bool = False
+) -> Deal | None:
+    """One visible deal, fresh from the database; locked when ``for_update`` (a change of
+    the deal waits for a concurrent one and then sees its outcome)."""
+    stmt = select(Deal).where(Deal.id == deal_id).execution_options(populate_existing=True)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def deals_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Deal]:
+    """Batch getter: the visible deals among ``ids``."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Deal).where(Deal.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def events_of_deals(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[DealEvent]]:
+    """Batch getter: each visible deal's timeline, oldest first."""
+    out: dict[uuid.UUID, list[DealEvent]] = defaultdict(list)
+    if not ids:
+        return out
+    stmt = select(DealEvent).where(DealEvent.deal_id.in_(ids)).order_by(DealEvent.id)
+    for row in await session.scalars(stmt):
+        out[row.deal_id].append(row)
+    return out
+
+
+async def funder(session: AsyncSession, tenant_id: uuid.UUID) -> Funder | None:
+    """The funder of a deal, if this scope sees it."""
+    stmt = select(_tenants.c.status, _tenants.c.time_zone).where(_tenants.c.id == tenant_id)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    return Funder(id=tenant_id, active=row.status == "ACTIVE", time_zone=row.time_zone)
+
+
+def _page(
+    condition: ColumnElement[bool] | None,
+    *,
+    after: Keyset | None,
+    status: DealStatus | None,
+    product_line: ProductLine | None,
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [] if condition is None else [condition]
+    if status is not None:
+        where.append(Deal.status == status)
+    if product_line is not None:
+        where.append(Deal.product_line == product_line)
+    if after is not None:
+        where.append(tuple_(Deal.created_at, Deal.tenant_id, Deal.id) > tuple_(*after))
+    return where
+
+
+async def _list(
+    session: AsyncSession,
+    condition: ColumnElement[bool] | None,
+    *,
+    limit: int,
+    after: Keyset | None,
+    status: DealStatus | None,
+    product_line: ProductLine | None,
+) -> list[Deal]:
+    where = _page(condition, after=after, status=status, product_line=product_line)
+    stmt = (
+        select(Deal).where(*where).order_by(Deal.created_at, Deal.tenant_id, Deal.id).limit(limit)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def funder_deals_page(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID | None,
+    limit: int,
+    after: Keyset | None = None,
+    status: DealStatus | None = None,
+    product_line: ProductLine | None = None,
+) -> list[Deal]:
+    """Up to ``limit`` deals of ``tenant_id`` (every visible deal for the operator, who passes
+    None), oldest first after the keyset position ``(created_at, tenant_id, id)``."""
+    condition = None if tenant_id is None else Deal.tenant_id == tenant_id
+    return await _list(
+        session, condition, limit=limit, after=after, status=status, product_line=product_line
+    )
+
+
+async def own_deals_page(
+    session: AsyncSession,
+    *,
+    person_id: uuid.UUID | None,
+    organization_id: uuid.UUID | None,
+    channel_client_id: str | None,
+    limit: int,
+    after: Keyset | None = None,
+    status: DealStatus | None = None,
+    product_line: ProductLine | None = None,
+) -> list[Deal]:
+    """Up to ``limit`` deals of an applicant (a person, an organization) or of a partner app's
+    channel (its client and organization), oldest first."""
+    conditions: list[ColumnElement[bool]] = []
+    if person_id is not None:
+        conditions.append(Deal.applicant_person_id == person_id)
+    if organization_id is not None and channel_client_id is None:
+        conditions.append(Deal.applicant_organization_id == organization_id)
+    if channel_client_id is not None and organization_id is not None:
+        conditions.append(
+            and_(
+                Deal.channel == DealChannel.PARTNER_APP,
+                Deal.channel_client_id == channel_client_id,
+                Deal.channel_organization_id == organization_id,
+            )
+        )
+    if not conditions:
+        return []
+    return await _list(
+        session,
+        or_(*conditions),
+        limit=limit,
+        after=after,
+        status=status,
+        product_line=product_line,
+    )
+
+
+async def app_deals_page(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    channel_client_id: str,
+    limit: int,
+    after: Keyset | None = None,
+    status: DealStatus | None = None,
+    product_line: ProductLine | None = None,
+) -> list[Deal]:
+    """Up to ``limit`` deals a funder's own app applied for through its client, oldest first."""
+    condition = and_(
+        Deal.tenant_id == tenant_id,
+        Deal.channel == DealChannel.FUNDER_APP,
+        Deal.channel_client_id == channel_client_id,
+    )
+    return await _list(
+        session, condition, limit=limit, after=after, status=status, product_line=product_line
+    )
+
+
+async def product_of(session: AsyncSession, deal: Deal) -> tuple[Product, ProductVersion] | None:
+    """The deal's product and the exact version it was applied under (whoever sees the deal
+    sees both, even after the product moved on to a newer version or retired)."""
+    stmt = (
+        select(Product, ProductVersion)
+        .join(
+            ProductVersion,
+            and_(
+                ProductVersion.tenant_id == Product.tenant_id,
+                ProductVersion.product_id == Product.id,
+            ),
+        )
+        .where(
+            Product.tenant_id == deal.tenant_id,
+            Product.id == deal.product_id,
+            ProductVersion.version == deal.product_version,
+        )
+    )
+    row = (await session.execute(stmt)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def versions_by_keys(
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, uuid.UUID, int]]
+) -> dict[tuple[uuid.UUID, uuid.UUID, int], ProductVersion]:
+    """Batch getter: the visible product versions among ``(tenant_id, product_id, version)``
+    keys (the versions deals were applied under)."""
+    if not keys:
+        return {}
+    stmt = select(ProductVersion).where(
+        tuple_(ProductVersion.tenant_id, ProductVersion.product_id, ProductVersion.version).in_(
+            list(keys)
+        )
+    )
+    return {(v.tenant_id, v.product_id, v.version): v for v in await session.scalars(stmt)}
+
+
+def add(session: AsyncSession, row: Deal) -> None:
+    """Stage a new deal; the caller's flush writes it."""
+    session.add(row)
+
+
+async def append_event(
+    session: AsyncSession,
+    *,
+    deal: Deal,
+    action: str,
+    from_status: DealStatus | None,
+    actor_kind: ActorKind,
+    actor_user_id: uuid.UUID | None,
+    actor_client_id: str | None,
+    request_id: str | None,
+    note: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append one timeline entry for ``deal`` (in its current status). No RETURNING: the
+    entry's ID is generated by the database and nothing needs it back."""
+    await session.execute(
+        insert(DealEvent)
+        .values(
+            tenant_id=deal.tenant_id,
+            deal_id=deal.id,
+            action=action,
+            from_status=from_status,
+            to_status=deal.status,
+            actor_kind=actor_kind,
+            actor_user_id=actor_user_id,
+            actor_client_id=actor_client_id,
+            request_id=request_id,
+            note=note,
+            details=details or {},
+        )
+        .inline()
+    )
+
+
+__all__ = [
+    "Funder",
+    "Keyset",
+    "add",
+    "app_deals_page",
+    "append_event",
+    "deal",
+    "deals_by_ids",
+    "events_of_deals",
+    "funder",
+    "funder_deals_page",
+    "own_deals_page",
+    "product_of",
+    "versions_by_keys",
+]

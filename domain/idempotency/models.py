@@ -1,0 +1,49 @@
+"""Idempotency keys of mutations: who sent the key (client, user, tenant), for which operation,
+a fingerprint of the request and the answer it got."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.persistence.base import Base, IdMixin
+
+
+class IdempotencyKey(IdMixin, Base):
+    """One key of one principal for one operation. ``response`` is written in the transaction
+    of the effect, so a key whose first request was refused or rolled back leaves no row."""
+
+    __tablename__ = "idempotency_keys"
+
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id")
+    )
+    client_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id"))
+    operation: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # NULLS NOT DISTINCT (PostgreSQL 15): a client's own key (no user, no tenant) is unique
+        # too, and two concurrent inserts of one key cannot both succeed.
+        UniqueConstraint(
+            "client_id",
+            "user_id",
+            "tenant_id",
+            "operation",
+            "key",
+            name="uq_idempotency_keys_principal_key",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+
+__all__ = ["IdempotencyKey"]
