@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry import relay
 from strawberry.types import Info
 
+from api.pagination import check_first, decode_keyset, encode_keyset, page_info
 from api.parties.types import OrganizationNode
 from api.relay import load_nodes
 from api.scalars import MoneyType
@@ -32,7 +30,6 @@ WarehouseReceiptStatus = strawberry.enum(
 DocumentKind = strawberry.enum(models.DocumentKind, description="What an uploaded document is.")
 
 #: Largest page a connection serves.
-MAX_PAGE = 100
 
 
 async def _organization(info: Info, org_id: uuid.UUID | None) -> OrganizationNode | None:
@@ -284,42 +281,15 @@ class WarehouseReceiptConnection:
     page_info: relay.PageInfo = strawberry.field(description="Where this page ends.")
 
 
-def check_first(first: int) -> None:
-    """``first`` is required and capped."""
-    if not 1 <= first <= MAX_PAGE:
-        raise GraphQLError(
-            f"first must be from 1 to {MAX_PAGE}", extensions={"code": "BAD_USER_INPUT"}
-        )
-
-
 def encode_cursor(prefix: str, at: datetime, id: uuid.UUID) -> str:
     """An opaque cursor for the keyset position ``(created_at, id)``."""
-    return base64.urlsafe_b64encode(f"{prefix}|{at.isoformat()}|{id}".encode()).decode()
+    return encode_keyset(prefix, at, id)
 
 
 def decode_cursor(prefix: str, cursor: str | None) -> Keyset | None:
     """The keyset position in ``cursor``; a GraphQL error when it is not one of ours."""
-    if cursor is None:
-        return None
-    try:
-        kind, at, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        if kind != prefix:
-            raise ValueError(kind)
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None:
-            raise ValueError(at)
-        return moment, uuid.UUID(pk)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"}) from exc
-
-
-def _page_info(cursors: list[str], has_next: bool) -> relay.PageInfo:
-    return relay.PageInfo(
-        has_next_page=has_next,
-        has_previous_page=False,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
+    found = decode_keyset(prefix, cursor, 1)
+    return None if found is None else (found[0], found[1][0])
 
 
 def order_connection(
@@ -333,7 +303,7 @@ def order_connection(
         for r in rows[:first]
     ]
     return PurchaseOrderConnection(
-        edges=edges, page_info=_page_info([e.cursor for e in edges], len(rows) > first)
+        edges=edges, page_info=page_info([e.cursor for e in edges], len(rows) > first)
     )
 
 
@@ -349,7 +319,7 @@ def receipt_connection(
         for r in rows[:first]
     ]
     return WarehouseReceiptConnection(
-        edges=edges, page_info=_page_info([e.cursor for e in edges], len(rows) > first)
+        edges=edges, page_info=page_info([e.cursor for e in edges], len(rows) > first)
     )
 
 

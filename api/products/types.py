@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
 
 import strawberry
-from graphql import GraphQLError
 from strawberry import relay
 from strawberry.types import Info
 
 from api.errors import UserError
+from api.pagination import MAX_PAGE, check_first, decode_keyset, encode_keyset
 from api.parties.types import OrganizationNode
 from api.relay import parse_uuid
 from api.scalars import MoneyType, Rate
@@ -53,7 +51,6 @@ DayCountConvention = strawberry.enum(
 )
 
 #: Largest page a connection serves.
-MAX_PAGE = 100
 
 
 # -- terms ----------------------------------------------------------------------------------------
@@ -311,35 +308,16 @@ class ProductConnection:
     page_info: relay.PageInfo = strawberry.field(description="Where this page ends.")
 
 
-def check_first(first: int) -> None:
-    """``first`` is required and capped."""
-    if not 1 <= first <= MAX_PAGE:
-        raise GraphQLError(
-            f"first must be from 1 to {MAX_PAGE}", extensions={"code": "BAD_USER_INPUT"}
-        )
-
-
 def encode_cursor(prefix: str, at: datetime | None, tenant_id: uuid.UUID, id: uuid.UUID) -> str:
     """An opaque cursor for the keyset position ``(at, tenant_id, id)``."""
     assert at is not None  # the sort column is set for every row in the connection
-    raw = f"{prefix}|{at.isoformat()}|{tenant_id}|{id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return encode_keyset(prefix, at, tenant_id, id)
 
 
 def decode_cursor(prefix: str, cursor: str | None) -> Keyset | None:
     """The keyset position in ``cursor``; a GraphQL error when it is not one of ours."""
-    if cursor is None:
-        return None
-    try:
-        kind, at, tenant, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        if kind != prefix:
-            raise ValueError(kind)
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None:
-            raise ValueError(at)
-        return moment, uuid.UUID(tenant), uuid.UUID(pk)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"}) from exc
+    found = decode_keyset(prefix, cursor, 2)
+    return None if found is None else (found[0], found[1][0], found[1][1])
 
 
 def connection(
