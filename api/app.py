@@ -17,6 +17,7 @@ from api.middleware import BearerAuthMiddleware, RequestIdMiddleware
 from api.schema import build_schema
 from api.state import AppState
 from domain.persistence.engine import create_engine, session_factory
+from integrations.storage import document_storage
 from lendgraph import runtime
 from lendgraph.settings import Settings
 from tenants.keys import SigningKeys
@@ -34,6 +35,7 @@ def build_state(settings: Settings, keys: SigningKeys | None = None) -> AppState
         keys=keys,
         validator=AccessTokenValidator(keys, settings.issuer, settings.audience),
         cipher=runtime.personal_data_cipher(settings),
+        storage=document_storage(settings.data_dir),
     )
 
 

@@ -66,3 +66,9 @@ def id_of(gid: Any | None, type_name: str, field: str) -> uuid.UUID | None:
     if value is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"no such {type_name.lower()}", field)
     return value
+
+
+def required(value: uuid.UUID | None) -> uuid.UUID:
+    """The result of :func:`id_of` for a non-null argument."""
+    assert value is not None  # a non-null GlobalID argument always decodes to a value
+    return value

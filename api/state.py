@@ -1,5 +1,5 @@
 """What one API process holds for its lifetime: the engine, the session factory, signing
-keys, the token validator and the personal-data cipher."""
+keys, the token validator, the personal-data cipher and the document store."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.kernel.crypto import PersonalDataCipher
+from domain.kernel.storage import DocumentStorage
 from lendgraph.settings import Settings
 from tenants.keys import SigningKeys
 from tenants.tokens import AccessTokenValidator
@@ -23,3 +24,4 @@ class AppState:
     keys: SigningKeys
     validator: AccessTokenValidator
     cipher: PersonalDataCipher
+    storage: DocumentStorage

@@ -3,7 +3,6 @@ cancel warehouse receipts; upload and attach documents (GraphQL multipart reques
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -16,20 +15,14 @@ from strawberry.types import Info
 from api.collateral.types import DocumentKind, DocumentNode, PurchaseOrderNode, WarehouseReceiptNode
 from api.errors import UserError, run_use_case
 from api.permissions import has_scope
-from api.relay import id_of
+from api.relay import id_of, required
 from api.scalars import MoneyInput
 from domain.collateral import service
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.scopes import Scope
-from integrations.storage import document_storage
 
 #: Bytes read from an upload at a time.
 UPLOAD_CHUNK = 64 * 1024
-
-
-def _required(value: uuid.UUID | None) -> uuid.UUID:
-    assert value is not None  # a non-null GlobalID argument is never null here
-    return value
 
 
 # -- purchase orders ------------------------------------------------------------------------------
@@ -185,7 +178,7 @@ class CollateralMutations:
                 lambda s, a: service.create_purchase_order(
                     s,
                     a,
-                    buyer_organization_id=_required(
+                    buyer_organization_id=required(
                         id_of(input.buyer_id, "Organization", "buyerId")
                     ),
                     seller_organization_id=id_of(input.seller_id, "Organization", "sellerId"),
@@ -215,7 +208,7 @@ class CollateralMutations:
                 lambda s, a: service.confirm_purchase_order(
                     s,
                     a,
-                    purchase_order_id=_required(id_of(input.id, "PurchaseOrder", "id")),
+                    purchase_order_id=required(id_of(input.id, "PurchaseOrder", "id")),
                     note=input.note,
                 ),
             )
@@ -239,7 +232,7 @@ class CollateralMutations:
                 lambda s, a: service.dispute_purchase_order(
                     s,
                     a,
-                    purchase_order_id=_required(id_of(input.id, "PurchaseOrder", "id")),
+                    purchase_order_id=required(id_of(input.id, "PurchaseOrder", "id")),
                     note=input.note,
                 ),
             )
@@ -262,7 +255,7 @@ class CollateralMutations:
                 lambda s, a: service.issue_warehouse_receipt(
                     s,
                     a,
-                    owner_organization_id=_required(
+                    owner_organization_id=required(
                         id_of(input.owner_id, "Organization", "ownerId")
                     ),
                     warehouse_organization_id=id_of(
@@ -296,7 +289,7 @@ class CollateralMutations:
                 lambda s, a: service.cancel_warehouse_receipt(
                     s,
                     a,
-                    receipt_id=_required(id_of(input.id, "WarehouseReceipt", "id")),
+                    receipt_id=required(id_of(input.id, "WarehouseReceipt", "id")),
                     reason=input.reason,
                 ),
             )
@@ -314,7 +307,7 @@ class CollateralMutations:
         self, info: Info, input: UploadDocumentInput
     ) -> UploadDocumentPayload:
         upload: Any = input.file
-        storage = document_storage(info.context.state.settings.data_dir)
+        storage = info.context.state.storage
         async with info.context.db() as session:
             document, errors = await run_use_case(
                 session,
@@ -355,7 +348,7 @@ class CollateralMutations:
                 lambda s, a: service.attach_document(
                     s,
                     a,
-                    document_id=_required(id_of(input.document_id, "Document", "documentId")),
+                    document_id=required(id_of(input.document_id, "Document", "documentId")),
                     purchase_order_id=id_of(
                         input.purchase_order_id, "PurchaseOrder", "purchaseOrderId"
                     ),

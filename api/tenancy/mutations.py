@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
 from api.errors import UserError, run_use_case
 from api.permissions import has_scope
-from api.relay import id_of
+from api.relay import id_of, required
 from api.tenancy.types import ClientKind, OAuthClientNode, TenantKind, TenantNode, UserNode
 from domain.kernel.scopes import Scope
 from tenants import service
@@ -182,7 +180,7 @@ class TenancyMutations:
                 session,
                 info.context.actor,
                 lambda s, a: service.disable_user(
-                    s, a, user_id=_required(id_of(input.id, "User", "id"))
+                    s, a, user_id=required(id_of(input.id, "User", "id"))
                 ),
             )
         return DisableUserPayload(
@@ -201,14 +199,9 @@ class TenancyMutations:
                 session,
                 info.context.actor,
                 lambda s, a: service.disable_client(
-                    s, a, id=_required(id_of(input.id, "OAuthClient", "id"))
+                    s, a, id=required(id_of(input.id, "OAuthClient", "id"))
                 ),
             )
         return DisableOAuthClientPayload(
             client=OAuthClientNode.from_row(client) if client else None, user_errors=errors
         )
-
-
-def _required(value: uuid.UUID | None) -> uuid.UUID:
-    assert value is not None  # a non-null GlobalID argument always decodes to a value
-    return value
