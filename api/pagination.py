@@ -7,11 +7,17 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
+from typing import Annotated
 
+import strawberry
 from graphql import GraphQLError
 from strawberry import relay
 
 MAX_PAGE = 100
+
+# The arguments every connection takes.
+First = Annotated[int, strawberry.argument(description="Page size, 1 to 100.")]
+After = Annotated[str | None, strawberry.argument(description="Cursor to continue after.")]
 
 
 def check_first(first: int) -> None:

@@ -17,6 +17,7 @@ from api.collateral.types import (
     order_connection,
     receipt_connection,
 )
+from api.pagination import After, First
 from api.permissions import has_scope
 from domain.collateral import repository
 from domain.kernel.actor import Actor
@@ -36,10 +37,8 @@ class CollateralQueries:
     async def my_purchase_orders(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")],
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to continue after.")
-        ] = None,
+        first: First,
+        after: After = None,
         status: Annotated[
             PurchaseOrderStatus | None,  # type: ignore[valid-type]
             strawberry.argument(description="Only orders in this status."),
@@ -68,10 +67,8 @@ class CollateralQueries:
     async def my_warehouse_receipts(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")],
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to continue after.")
-        ] = None,
+        first: First,
+        after: After = None,
         status: Annotated[
             WarehouseReceiptStatus | None,  # type: ignore[valid-type]
             strawberry.argument(description="Only receipts in this status."),

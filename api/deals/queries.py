@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.deals.types import DealConnection, DealStatus, deal_connection
+from api.pagination import After, First
 from api.permissions import has_scope
 from api.products.types import ProductLine, check_first, decode_cursor
 from domain.deals import repository
@@ -29,10 +30,8 @@ class DealQueries:
         self,
         info: Info,
         *,
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")],
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to continue after.")
-        ] = None,
+        first: First,
+        after: After = None,
         status: Annotated[
             DealStatus | None,  # type: ignore[valid-type]
             strawberry.argument(description="Only deals in this status."),
@@ -68,10 +67,8 @@ class DealQueries:
         self,
         info: Info,
         *,
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")],
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to continue after.")
-        ] = None,
+        first: First,
+        after: After = None,
         status: Annotated[
             DealStatus | None,  # type: ignore[valid-type]
             strawberry.argument(description="Only deals in this status."),

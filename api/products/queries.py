@@ -13,6 +13,7 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from api.errors import run_use_case, to_user_errors
+from api.pagination import After, First
 from api.permissions import has_scope
 from api.products.types import (
     ProductConnection,
@@ -70,10 +71,8 @@ class ProductQueries:
         self,
         info: Info,
         *,
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")],
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to continue after.")
-        ] = None,
+        first: First,
+        after: After = None,
         status: Annotated[
             ProductStatus | None,  # type: ignore[valid-type]
             strawberry.argument(description="Only products in this status."),
@@ -103,10 +102,8 @@ class ProductQueries:
         self,
         info: Info,
         *,
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")],
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to continue after.")
-        ] = None,
+        first: First,
+        after: After = None,
         product_line: Annotated[
             ProductLine | None,  # type: ignore[valid-type]
             strawberry.argument(description="Only this product line."),
