@@ -1,4 +1,9 @@
-"""Passwords and client secrets: generated, hashed and checked in constant time."""
+"""Passwords and client secrets: generated, hashed and checked in constant time.
+
+scrypt is deliberately slow (about 50 ms of CPU at production cost) and must never run on the
+event loop, where it would stall every other request of the process: async code hashes with
+:func:`hash_password_in_thread`; the password grant checks in the worker thread that runs
+Authlib (see tenants/oauth.py). hashlib releases the GIL while scrypt runs."""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+
+import anyio.to_thread
 
 # scrypt cost: about 50 ms and 16 MiB a check on a 2-core machine.
 _N, _R, _P = 2**14, 8, 1
@@ -35,6 +42,11 @@ def check_password(password: str, stored: str | None) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(digest, expected)
+
+
+async def hash_password_in_thread(password: str) -> str:
+    """:func:`hash_password` in a worker thread, for async callers."""
+    return await anyio.to_thread.run_sync(hash_password, password)
 
 
 def new_client_credentials() -> tuple[str, str]:

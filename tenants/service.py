@@ -166,7 +166,7 @@ async def create_user(
     user = User(
         email=clean_email,
         display_name=display_name.strip(),
-        password_hash=secrets.hash_password(password) if password else None,
+        password_hash=await secrets.hash_password_in_thread(password) if password else None,
         platform_roles=[] if tenant_id else sorted(r.value for r in parsed_roles),
         person_id=person_id,
         organization_id=organization_id,
