@@ -16,8 +16,14 @@ from typing import Any, TypeVar
 from anyio import from_thread
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Request, TokenMixin, grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+)
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
@@ -33,11 +39,16 @@ from tenants.tokens import (
     PERSON_CLAIM,
     TENANT_CLAIM,
     AccessTokenValidator,
+    Principal,
     TokenRejected,
 )
 
 T = TypeVar("T")
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+# RFC 6749 section 5.2 answers. Each is the same whichever credential was wrong, so that an
+# answer never tells whether a client or an account exists.
+CLIENT_AUTHENTICATION_FAILED = "Client authentication failed."
+INVALID_USER_CREDENTIALS = "Invalid username or password."
 
 
 def _on_loop(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
@@ -179,6 +190,15 @@ class Store:
             raise InvalidGrantError("the tenant is disabled")
         return AuthUser(user, chosen)
 
+    async def principal_active(
+        self, client_id: str, user_id: uuid.UUID | None, tenant_id: uuid.UUID | None
+    ) -> bool:
+        """Whether the client, user and tenant behind a token are all still active: the
+        check the API makes on every request."""
+        return await repository.principal_active(
+            self.session, client_id=client_id, user_id=user_id, tenant_id=tenant_id
+        )
+
     async def refresh_token(self, value: str) -> AuthRefreshToken | None:
         row = await repository.refresh_token_by_hash(self.session, secrets.hash_token(value))
         if row is None:
@@ -305,21 +325,25 @@ _DUMMY_PASSWORD_HASH = secrets.hash_password(uuid.uuid4().hex)
 
 
 class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: ignore[misc]
-    """Resource-owner password grant: development only (the server registers it then)."""
+    """Resource-owner password grant: development only (the server registers it then).
+
+    Wrong resource-owner credentials are ``invalid_grant`` (RFC 6749 section 5.2; Authlib
+    would answer ``invalid_request``), with one answer for an unknown e-mail, a wrong password
+    and a disabled user."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
-    def authenticate_user(self, username: str, password: str) -> AuthUser | None:
+    def authenticate_user(self, username: str, password: str) -> AuthUser:
         store: Store = self.server.store
         tenant = self.request.payload.data.get("tenant")
         user = _on_loop(store.user_by_email, username)
         stored = user.password_hash if user is not None else None
-        # scrypt runs here, in Authlib's worker thread, not on the event loop; and always once,
-        # known user or not.
+        # scrypt runs here, in the worker thread that runs Authlib (api/oauth.py), never on the
+        # event loop; and always once, known user or not.
         if not secrets.check_password(password, stored or _DUMMY_PASSWORD_HASH):
-            return None
+            raise InvalidGrantError(INVALID_USER_CREDENTIALS)
         if user is None or not stored or not repository.is_active(user):
-            return None
+            raise InvalidGrantError(INVALID_USER_CREDENTIALS)
         return _on_loop(store.with_membership, user, tenant)
 
 
@@ -374,7 +398,11 @@ class IntrospectedAccessToken:
     stored token)."""
 
     claims: dict[str, Any]
-    client_id: str
+    principal: Principal
+
+    @property
+    def client_id(self) -> str:
+        return self.principal.client_id
 
     def is_expired(self) -> bool:
         return int(self.claims["exp"]) <= int(utcnow().timestamp())
@@ -386,7 +414,9 @@ class IntrospectedAccessToken:
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     """RFC 7662 for access tokens (verified JWTs) and refresh tokens (stored rows). A client
-    may introspect only its own tokens."""
+    may introspect only its own tokens. A token is active only if the API would accept it:
+    besides signature, expiry and revocation, its client, user and tenant must all still be
+    active (the same database check the API makes on every request)."""
 
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
@@ -395,11 +425,11 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         looks_like_jwt = token_string.count(".") == 2
         if token_type_hint != "refresh_token" and looks_like_jwt:  # noqa: S105
             try:
+                principal = server.validator.principal(token_string)
                 claims = server.validator.authenticate_token(token_string)
-                server.validator.principal(token_string)
             except (TokenRejected, Exception):
                 return None
-            return IntrospectedAccessToken(dict(claims), str(claims["client_id"]))
+            return IntrospectedAccessToken(dict(claims), principal)
         return _on_loop(server.store.refresh_token, token_string)
 
     def check_permission(self, token: Any, client: AuthClient, request: OAuth2Request) -> bool:
@@ -411,6 +441,9 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         return bool(owner == client.get_client_id())
 
     def introspect_token(self, token: Any) -> dict[str, Any]:
+        # Asked only for the caller's own tokens that are neither expired nor revoked.
+        if not self._principal_active(token):
+            return {"active": False}
         if isinstance(token, IntrospectedAccessToken):
             c = token.claims
             return {
@@ -438,6 +471,14 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             TENANT_CLAIM: str(token.row.tenant_id) if token.row.tenant_id else None,
         }
 
+    def _principal_active(self, token: IntrospectedAccessToken | AuthRefreshToken) -> bool:
+        store: Store = self.server.store
+        if isinstance(token, IntrospectedAccessToken):
+            p = token.principal
+            return _on_loop(store.principal_active, p.client_id, p.user_id, p.tenant_id)
+        row = token.row
+        return _on_loop(store.principal_active, token.client.client_id, row.user_id, row.tenant_id)
+
 
 class OAuthServer(AuthorizationServer):  # type: ignore[misc]
     """One request's authorization server: grants, revocation and introspection over a
@@ -455,6 +496,8 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
         self.store = store
         self.validator = validator
         self.register_token_generator("default", generator.generate)
+        self.register_client_auth_method("client_secret_basic", _client_secret_basic)
+        self.register_client_auth_method("client_secret_post", _client_secret_post)
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(RefreshTokenGrant)
         if password_grant:
@@ -465,6 +508,22 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
 
     def query_client(self, client_id: str) -> AuthClient | None:
         return _on_loop(self.store.client, client_id)
+
+    def authenticate_client(
+        self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
+    ) -> AuthClient:
+        """Authlib's client authentication, with one answer for every failure: 401
+        ``invalid_client`` with ``WWW-Authenticate`` (RFC 6749 section 5.2), whether the
+        client ID is unknown, the secret wrong or missing, or the client disabled. Authlib alone
+        says "does not exist" for an unknown client ID, and answers it 400 when the
+        credentials came in the form, so its answers would enumerate clients."""
+        try:
+            client: AuthClient = super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            raise InvalidClientError(
+                status_code=401, description=CLIENT_AUTHENTICATION_FAILED
+            ) from None
+        return client
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         value = token.get("refresh_token")
@@ -481,6 +540,46 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
 
     def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Any:
         return status, body, headers
+
+
+# Compared with in place of an unknown client's secret hash, so that an unknown client ID does
+# the same work as a wrong secret. Nobody knows the secret it is the hash of.
+_DUMMY_SECRET_HASH = secrets.hash_token(secrets.new_refresh_token())
+
+
+def _client_with_secret(
+    query_client: Callable[[str], AuthClient | None], client_id: str, client_secret: str
+) -> AuthClient | None:
+    client = query_client(client_id)
+    if client is None:
+        secrets.check_token(client_secret, _DUMMY_SECRET_HASH)
+        return None
+    return client if client.check_client_secret(client_secret) else None
+
+
+def _client_secret_basic(
+    query_client: Callable[[str], AuthClient | None], request: OAuth2Request
+) -> AuthClient | None:
+    """``client_secret_basic``, which unlike Authlib's never raises: a failure is answered by
+    :meth:`OAuthServer.authenticate_client`, the same for every cause."""
+    try:
+        client_id, client_secret = extract_basic_authorization(request.headers)
+    except ValueError:  # not ASCII, or not UTF-8 once decoded: Authlib lets these through
+        return None
+    if not (client_id and client_secret):
+        return None
+    return _client_with_secret(query_client, client_id, client_secret)
+
+
+def _client_secret_post(
+    query_client: Callable[[str], AuthClient | None], request: OAuth2Request
+) -> AuthClient | None:
+    """``client_secret_post``, which like :func:`_client_secret_basic` never raises."""
+    client_id = request.form.get("client_id")
+    client_secret = request.form.get("client_secret")
+    if not (client_id and client_secret):
+        return None
+    return _client_with_secret(query_client, client_id, client_secret)
 
 
 class FormRequest(OAuth2Request):  # type: ignore[misc]

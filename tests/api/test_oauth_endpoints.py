@@ -283,7 +283,7 @@ async def test_wrong_client_secret_in_form_is_refused(client, world) -> None:
             "client_secret": "wrong-secret",
         },
     )
-    assert response.status_code in (400, 401), response.text
+    assert response.status_code == 401, response.text
     assert response.json()["error"] == "invalid_client"
     # Control: the same request with the right secret works.
     response = await client.post(
@@ -306,7 +306,7 @@ async def test_unknown_client_and_missing_secret_are_refused(client, world) -> N
         "/oauth/token",
         data={"grant_type": "client_credentials", "client_id": world.partner_client[0]},
     )
-    assert response.status_code in (400, 401)
+    assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
 
 
@@ -331,7 +331,7 @@ async def test_wrong_password_and_unknown_user_look_the_same(client, world) -> N
     unknown_right_password = await password_token(client, "nobody@nowhere.test", PASSWORD)
     assert wrong.status_code == unknown.status_code == 400
     assert wrong.json() == unknown.json() == unknown_right_password.json()
-    assert wrong.json()["error"] in ("invalid_request", "invalid_grant")
+    assert wrong.json()["error"] == "invalid_grant"
     assert "access_token" not in wrong.json()
     assert world.a.admin_email not in wrong.text
 
@@ -805,3 +805,249 @@ async def test_disabled_user_is_refused_only_after_a_right_password(client, worl
     wrong = await password_token(client, world.a.admin_email, "nope", tenant="bank-b")
     unknown = await password_token(client, "ghost@x.test", "nope", tenant="bank-b")
     assert wrong.json() == unknown.json()
+
+
+# --- introspection agrees with the API ------------------------------------------------------
+
+
+async def _set_status(owner_engine, table: str, row_id: Any, status: str) -> None:
+    """Disable or re-enable a user, client or tenant directly in the database (as the owner):
+    nothing else changes, refresh tokens included."""
+    assert table in {"users", "oauth_clients", "tenants"}
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text(f"update {table} set status = :status where id = :id"),
+            {"status": status, "id": row_id},
+        )
+
+
+async def _seen(
+    client: httpx.AsyncClient, tokens: dict[str, Any], creds: tuple[str, str] = CONSOLE
+) -> tuple[bool, bool, bool]:
+    """Whether the API accepts the access token, and whether introspection calls the access
+    and the refresh token active."""
+    api = await viewer_status(client, tokens["access_token"]) == 200
+    access = await introspect(client, tokens["access_token"], creds)
+    refresh_info = await introspect(client, tokens["refresh_token"], creds, hint="refresh_token")
+    for info in (access, refresh_info):
+        if not info["active"]:
+            assert info == {"active": False}  # an inactive token says nothing more
+    return api, access["active"], refresh_info["active"]
+
+
+async def test_introspection_of_a_disabled_users_tokens_agrees_with_the_api(
+    client, world, owner_engine
+) -> None:
+    tokens = await tokens_for(client, world.a.admin_email)
+    other = await tokens_for(client, world.b.admin_email)
+    assert await _seen(client, tokens) == (True, True, True)
+
+    await _set_status(owner_engine, "users", world.a.admin_user_id, "DISABLED")
+    assert await _seen(client, tokens) == (False, False, False)
+    assert await _seen(client, other) == (True, True, True)  # another user is untouched
+
+    await _set_status(owner_engine, "users", world.a.admin_user_id, "ACTIVE")
+    assert await _seen(client, tokens) == (True, True, True)
+
+
+async def test_introspection_after_disable_user_mutation(client, world, admin_token) -> None:
+    """Through the mutation, refresh tokens are revoked as well; the access token, a JWT, is
+    inactive for as long as the user is disabled."""
+    tokens = await tokens_for(client, world.a.admin_email)
+    await _disable(client, admin_token, DISABLE_USER, global_id("User", world.a.admin_user_id))
+    assert await _seen(client, tokens) == (False, False, False)
+
+
+async def test_introspection_of_a_disabled_tenants_tokens_agrees_with_the_api(
+    client, world, owner_engine
+) -> None:
+    staff = await tokens_for(client, world.a.admin_email)
+    other = await tokens_for(client, world.b.admin_email)
+    platform = await tokens_for(client, world.admin_email)
+    assert await _seen(client, staff) == (True, True, True)
+
+    # (Through SQL as the owner: a setTenantStatus mutation is not there yet.)
+    await _set_status(owner_engine, "tenants", world.a.id, "DISABLED")
+    assert await _seen(client, staff) == (False, False, False)
+    assert await _seen(client, other) == (True, True, True)
+    assert await _seen(client, platform) == (True, True, True)
+
+    await _set_status(owner_engine, "tenants", world.a.id, "ACTIVE")
+    assert await _seen(client, staff) == (True, True, True)
+
+
+async def test_introspection_of_a_disabled_clients_tokens_agrees_with_the_api(
+    client, world, admin_token, owner_engine
+) -> None:
+    """Only a token's own client may introspect it, and a disabled client cannot authenticate:
+    it gets 401 ``invalid_client``, never an answer saying its token is active."""
+    creds = await _new_first_party_client(client, admin_token, "mobile app")
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": world.a.admin_email, "password": PASSWORD},
+        auth=creds,
+    )
+    assert response.status_code == 200, response.text
+    tokens = response.json()
+    console = await tokens_for(client, world.a.admin_email)
+    assert await _seen(client, tokens, creds) == (True, True, True)
+    async with owner_engine.connect() as conn:
+        pk = await conn.scalar(
+            text("select id from oauth_clients where client_id = :c"), {"c": creds[0]}
+        )
+
+    await _set_status(owner_engine, "oauth_clients", pk, "DISABLED")
+    assert await viewer_status(client, tokens["access_token"]) == 401
+    for token in (tokens["access_token"], tokens["refresh_token"]):
+        response = await client.post("/oauth/introspect", data={"token": token}, auth=creds)
+        assert response.status_code == 401, response.text
+        assert response.json()["error"] == "invalid_client"
+        assert "active" not in response.json()
+    # The same user's tokens through another client are untouched.
+    assert await _seen(client, console) == (True, True, True)
+
+    await _set_status(owner_engine, "oauth_clients", pk, "ACTIVE")
+    assert await _seen(client, tokens, creds) == (True, True, True)
+
+
+# --- token endpoint errors (RFC 6749 section 5.2) -------------------------------------------
+
+
+async def test_wrong_user_credentials_are_invalid_grant(client, world, owner_engine) -> None:
+    """Unknown e-mail, wrong password and disabled user: one answer, 400 ``invalid_grant``."""
+    await _set_status(owner_engine, "users", world.b.admin_user_id, "DISABLED")
+    answers = [
+        await password_token(client, "nobody@nowhere.test", PASSWORD),
+        await password_token(client, "nobody@nowhere.test", "not-the-password"),
+        await password_token(client, world.a.admin_email, "not-the-password"),
+        await password_token(client, world.b.admin_email),  # right password, disabled user
+        await password_token(client, world.b.admin_email, "not-the-password"),
+    ]
+    for response in answers:
+        assert response.status_code == 400, response.text
+        assert response.json() == {
+            "error": "invalid_grant",
+            "error_description": "Invalid username or password.",
+        }
+        assert "www-authenticate" not in response.headers
+        assert response.headers["cache-control"] == "no-store"
+    # Control: the same request with the right password of an active user succeeds.
+    assert (await password_token(client, world.a.admin_email)).status_code == 200
+
+
+async def test_disabled_user_costs_the_same_password_check(client, world, monkeypatch) -> None:
+    """A disabled user's right password does the same scrypt work as a wrong one (counted)."""
+    import hashlib
+
+    from tenants import secrets
+
+    calls: list[int] = []
+    real = hashlib.scrypt
+
+    def counting(*args: Any, **kwargs: Any) -> bytes:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(secrets.hashlib, "scrypt", counting)
+    for email, password in (
+        (world.a.admin_email, "not-the-password"),
+        ("nobody@nowhere.test", PASSWORD),
+    ):
+        calls.clear()
+        assert (await password_token(client, email, password)).status_code == 400
+        assert len(calls) == 1, email
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    value = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"authorization": f"Basic {value}"}
+
+
+async def test_client_authentication_failures_answer_identically(
+    client, world, owner_engine
+) -> None:
+    """Unknown client ID, wrong or missing secret, disabled client: through HTTP Basic or the
+    form, on the token, revocation and introspection endpoints, one answer: 401
+    ``invalid_client`` with ``WWW-Authenticate: Basic`` (RFC 6749 section 5.2). Authlib alone
+    says "does not exist" for an unknown ID, and 400 for one sent in the form."""
+    disabled = world.a.service_client
+    await _set_status(owner_engine, "oauth_clients", world.a.service_client_pk, "DISABLED")
+    partner_id = world.partner_client[0]
+    attempts: list[tuple[dict[str, str], dict[str, str]]] = [
+        (_basic("no-such-client", "whatever"), {}),
+        (_basic(partner_id, "wrong-secret"), {}),
+        (_basic(*disabled), {}),  # right secret, disabled client
+        ({}, {"client_id": "no-such-client", "client_secret": "whatever"}),
+        ({}, {"client_id": partner_id, "client_secret": "wrong-secret"}),
+        ({}, {"client_id": disabled[0], "client_secret": disabled[1]}),
+        ({}, {"client_id": partner_id}),  # no secret
+        ({}, {"client_id": "no-such-client"}),
+        ({}, {}),  # no credentials at all
+    ]
+    endpoints = [
+        ("/oauth/token", {"grant_type": "client_credentials"}),
+        ("/oauth/revoke", {"token": "x"}),
+        ("/oauth/introspect", {"token": "x"}),
+    ]
+    expected_body = {
+        "error": "invalid_client",
+        "error_description": "Client authentication failed.",
+    }
+    expected_header = (
+        'Basic error="invalid_client", error_description="Client authentication failed."'
+    )
+    for path, form in endpoints:
+        for headers, credentials in attempts:
+            response = await client.post(path, data={**form, **credentials}, headers=headers)
+            assert response.status_code == 401, (path, headers, credentials, response.text)
+            assert response.json() == expected_body, (path, headers, credentials)
+            assert response.headers["www-authenticate"] == expected_header
+    # Control: the partner's right secret works both ways.
+    assert (await client_token(client, world.partner_client)).status_code == 200
+    response = await client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": partner_id,
+            "client_secret": world.partner_client[1],
+        },
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_unknown_client_costs_the_same_secret_check(client, world, monkeypatch) -> None:
+    """An unknown client ID compares a secret hash just as a wrong secret does (counted)."""
+    from tenants import secrets
+
+    calls: list[int] = []
+    real = secrets.hash_token
+
+    def counting(value: str) -> bytes:
+        calls.append(1)
+        return real(value)
+
+    monkeypatch.setattr(secrets, "hash_token", counting)
+    for creds in ((world.partner_client[0], "wrong-secret"), ("no-such-client", "wrong-secret")):
+        calls.clear()
+        assert (await client_token(client, creds)).status_code == 401
+        assert len(calls) == 1, creds
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        base64.b64encode(b"\xff\xfe:\xff").decode().encode(),  # credentials not UTF-8
+        b"\xe9\xe9\xe9==",  # header not ASCII
+        b"bm8tY29sb24=",  # "no-colon": a client ID and no secret
+        b"!!!",  # not base64
+    ],
+    ids=["not-utf8", "not-ascii", "no-colon", "not-base64"],
+)
+async def test_malformed_basic_credentials_are_invalid_client(client, world, value) -> None:
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"authorization": b"Basic " + value},
+    )
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"

@@ -25,7 +25,7 @@ from joserfc.jwk import KeySet, RSAKey
 from api.app import build_state, create_app
 from tenants.keys import SigningKeys, generate_key
 from tests.conftest import ISSUER
-from tests.support import client_token, gql, seed_world
+from tests.support import CONSOLE, client_token, gql, seed_world
 
 VIEWER = "{ viewer { subject } }"
 KID = "test-key-1"
@@ -481,6 +481,35 @@ async def test_service_account_token_cannot_create_tenant(client, app_state) -> 
     body = (await gql(client, token, CREATE_TENANT)).json()
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+# --- introspection answers as the API does -------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["control", "unknown-user", "unknown-tenant"])
+async def test_introspection_refuses_a_minted_token_the_api_refuses(
+    client, signing_keys, app_state, who
+) -> None:
+    """A genuinely signed, unexpired token whose user or tenant does not exist is refused by
+    the API's principal check; introspection must call it inactive too. Minted for the console
+    client, which may introspect its own tokens; the control names the real user and tenant."""
+    world = await seed_world(app_state)
+    user_id = {"unknown-user": uuid.uuid4()}.get(who, world.a.admin_user_id)
+    tenant_id = {"unknown-tenant": uuid.uuid4()}.get(who, world.a.id)
+    token = mint(
+        signing_key(signing_keys),
+        sub=str(user_id),
+        client_id=CONSOLE[0],
+        tenant=str(tenant_id),
+        roles=["FUNDER_ADMIN"],
+    )
+    api_accepts = (await gql(client, token, VIEWER)).status_code == 200
+    response = await client.post("/oauth/introspect", data={"token": token}, auth=CONSOLE)
+    assert response.status_code == 200, response.text
+    assert api_accepts is (who == "control")
+    assert response.json()["active"] is api_accepts
+    if not api_accepts:
+        assert response.json() == {"active": False}
 
 
 # --- key rotation -------------------------------------------------------------------------
