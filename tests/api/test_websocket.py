@@ -507,19 +507,24 @@ async def test_socket_closes_4403_when_its_principal_is_disabled(
 
 
 async def test_socket_of_another_user_stays_open(server, client, app_state) -> None:
-    # The control for the test above: disabling tenant A's admin leaves B's socket alone.
+    # The control for the test above: disabling tenant A's admin closes A's socket only.
     world = await seed_world(app_state)
     admin = await access_token(client, world.admin_email)
-    other = await access_token(client, world.b.admin_email)
-    async with socket_to(server) as ws:
-        await authenticated(ws, other)
-        await gql(client, admin, DISABLE_USER, {"id": global_id("User", world.a.admin_user_id)})
-        # Two re-check intervals and more pass while a subscription streams; still served.
-        messages = await run(ws, "subscription { probe(count: 3) }")
-        assert [m["type"] for m in messages] == ["next", "next", "next", "complete"]
-        assert (await run(ws, VIEWER))[0]["payload"]["data"]["viewer"]["subject"] == str(
-            world.b.admin_user_id
+    a_token = await access_token(client, world.a.admin_email)
+    b_token = await access_token(client, world.b.admin_email)
+    async with socket_to(server) as a_socket, socket_to(server) as b_socket:
+        await authenticated(a_socket, a_token)
+        await authenticated(b_socket, b_token)
+        result = await gql(
+            client, admin, DISABLE_USER, {"id": global_id("User", world.a.admin_user_id)}
         )
+        assert result.json()["data"]["disableUser"]["userErrors"] == []
+        assert await close_code(a_socket) == 4403
+        # B's socket is open, and its operations (each checking B afresh) are served.
+        messages = await run(b_socket, "subscription { probe(count: 2) }")
+        assert [m["type"] for m in messages] == ["next", "next", "complete"]
+        viewer = await run(b_socket, VIEWER)
+        assert viewer[0]["payload"]["data"]["viewer"]["subject"] == str(world.b.admin_user_id)
 
 
 async def test_socket_closes_4401_when_its_token_expires(server, app_state, signing_keys) -> None:
