@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
@@ -39,13 +40,16 @@ def build_state(settings: Settings, keys: SigningKeys | None = None) -> AppState
     )
 
 
-def create_app(settings: Settings, *, state: AppState | None = None) -> Starlette:
-    """The ASGI application for ``settings``."""
+def create_app(
+    settings: Settings, *, state: AppState | None = None, schema: strawberry.Schema | None = None
+) -> Starlette:
+    """The ASGI application for ``settings``; ``schema`` replaces the built one (tests that
+    need types production does not have)."""
     if settings.environment != "production" and settings.issuer.startswith("http://"):
         # Authlib refuses plain-HTTP endpoints unless told this is a local deployment.
         os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     app_state = state or build_state(settings)
-    graphql = LendGraphQL(build_schema(settings), app_state)
+    graphql = LendGraphQL(schema or build_schema(settings), app_state)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

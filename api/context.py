@@ -1,18 +1,30 @@
-"""Per-request GraphQL context: the principal, one database session (serialised, since
-Strawberry resolves sibling fields concurrently and a session runs one query at a time) and
-DataLoaders built for this request only."""
+"""The GraphQL context and the unit of work around it.
+
+One operation (a query or mutation, over HTTP or over a WebSocket) runs in one unit of work:
+one session, the active-principal check first, commit on success, rollback on failure, session
+closed (:func:`execute_in_unit_of_work`, used by both transports). Its session is serialised,
+since Strawberry resolves sibling fields concurrently and a session runs one query at a time.
+
+A subscription has no unit of work of its own (it may wait for events for hours): each use of
+:meth:`Context.db` is then a short unit of work of its own, so that no connection is held
+between uses. DataLoaders are built per context, never per process."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
+from strawberry.schema import BaseSchema
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.graphql import OperationType
 
 from api.state import AppState
 from domain.collateral import repository as collateral
@@ -63,14 +75,85 @@ class Loaders:
     deal_versions: DataLoader[Any, Any]
 
 
+class PrincipalInactive(GraphQLError):
+    """The token's client, user or tenant has been disabled since the token was issued: it
+    loses access at once, not when the token expires."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The token's client, user or tenant is disabled", extensions={"code": "FORBIDDEN"}
+        )
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a transport has authenticated, before any unit of work: HTTP has one per request,
+    a WebSocket one per connection (after ``connection_init``)."""
+
+    principal: Principal | None
+    request_id: str | None
+
+    @property
+    def actor(self) -> Actor:
+        """The domain's view of the caller."""
+        return self.principal.actor(self.request_id) if self.principal else ANONYMOUS
+
+
+async def require_active_principal(session: AsyncSession, principal: Principal | None) -> None:
+    """Refuse a principal whose client, user or tenant has been disabled (anonymous passes)."""
+    if principal is None:
+        return
+    active = await tenancy.principal_active(
+        session,
+        client_id=principal.client_id,
+        user_id=principal.user_id,
+        tenant_id=principal.tenant_id,
+    )
+    if not active:
+        raise PrincipalInactive
+
+
+@asynccontextmanager
+async def unit_of_work(
+    state: AppState, principal: Principal | None, actor: Actor
+) -> AsyncIterator[AsyncSession]:
+    """A session whose every transaction binds ``actor``'s scope: the active-principal check
+    first, commit when the block ends, rollback when it raises, closed (its connection back
+    in the pool) either way."""
+    session = open_session(state.sessions, db_scope(actor))
+    try:
+        await require_active_principal(session, principal)
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        await session.close()
+
+
+async def principal_still_active(state: AppState, principal: Principal) -> bool:
+    """The active-principal check on a short session of its own, for a caller that holds no
+    unit of work (a WebSocket between operations); the connection goes back at once."""
+    try:
+        async with unit_of_work(state, principal, principal.actor(None)):
+            return True
+    except PrincipalInactive:
+        return False
+
+
 @dataclass
 class Context:
-    """What every resolver sees as ``info.context``."""
+    """What every resolver sees as ``info.context``.
+
+    With a ``session`` (a query or mutation), every :meth:`db` use shares the operation's unit
+    of work, which its owner commits. Without one (a subscription), every :meth:`db` use is a
+    short unit of work of its own."""
 
     state: AppState
     principal: Principal | None
     actor: Actor
-    session: AsyncSession
+    session: AsyncSession | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     loaders: Loaders = field(init=False)
 
@@ -96,9 +179,14 @@ class Context:
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:
-        """The request's session, one user at a time."""
+        """A session, one user at a time: the operation's, or (on a subscription) a unit of
+        work of its own, committed or rolled back and closed when the block ends."""
         async with self.lock:
-            yield self.session
+            if self.session is not None:
+                yield self.session
+                return
+            async with unit_of_work(self.state, self.principal, self.actor) as session:
+                yield session
 
     def _loader(self, batch: Any) -> DataLoader[Any, Any]:
         async def load(ids: list[Any]) -> list[Any]:
@@ -106,7 +194,9 @@ class Context:
                 found = await batch(session, ids)
             return [found.get(i) for i in ids]
 
-        return DataLoader(load_fn=load)
+        # A subscription's context lives from event to event, and rows change in between:
+        # there the loaders batch but do not cache.
+        return DataLoader(load_fn=load, cache=self.session is not None)
 
     async def _visible_users(self, session: AsyncSession, ids: list[uuid.UUID]) -> Any:
         # Second check under row-level security: tenant staff see their tenant's members,
@@ -121,8 +211,53 @@ class Context:
         return await tenancy.users_by_ids(session, ids, only_self=actor.user_id or uuid.UUID(int=0))
 
 
-def build_context(state: AppState, principal: Principal | None, request_id: str | None) -> Context:
-    """A context whose session binds the principal's tenant on every transaction."""
-    actor = principal.actor(request_id) if principal else ANONYMOUS
-    session = open_session(state.sessions, db_scope(actor))
-    return Context(state=state, principal=principal, actor=actor, session=session)
+async def execute_in_unit_of_work(
+    schema: BaseSchema,
+    state: AppState,
+    caller: Caller,
+    *,
+    query: str | None,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    extensions: dict[str, Any] | None = None,
+    allowed_operation_types: Iterable[OperationType],
+    root_value: Any = None,
+) -> ExecutionResult:
+    """Execute one query or mutation as ``caller`` in a unit of work of its own, committed
+    before the result is returned. The one path of both transports: checks added here apply
+    to HTTP and to WebSocket alike.
+
+    Raises :class:`PrincipalInactive` when the principal has been disabled, and Strawberry's
+    ``MissingQueryError``, ``CannotGetOperationTypeError`` and ``InvalidOperationTypeError``
+    for the transport to answer; nothing has run then."""
+    actor = caller.actor
+    async with unit_of_work(state, caller.principal, actor) as session:
+        context = Context(state=state, principal=caller.principal, actor=actor, session=session)
+        result = await schema.execute(
+            query,
+            variable_values=variables,
+            context_value=context,
+            root_value=root_value,
+            operation_name=operation_name,
+            allowed_operation_types=allowed_operation_types,
+            operation_extensions=extensions,
+        )
+        if refused_before_execution(result):
+            await session.rollback()  # no field ran: nothing to keep
+        return result
+
+
+def refused_before_execution(result: object) -> bool:
+    """Whether no field ran: Strawberry's pre-execution refusal, or graphql-core's refusal of
+    the variables (``data`` null and no error tied to a field). A null ``data`` after fields
+    ran - say a refused second mutation - is not one: the earlier fields' work stands. (Note
+    that Strawberry's results are not graphql-core's ``ExecutionResult``.)"""
+    if isinstance(result, PreExecutionError):
+        return True
+    if not isinstance(result, GraphQLExecutionResult | ExecutionResult):
+        return False
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(e.path is None for e in result.errors or [])
+    )

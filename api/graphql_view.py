@@ -1,5 +1,6 @@
-"""The GraphQL endpoint. The view owns the request's session: it commits after a successful
-execution and before the response is sent, and rolls back on any failure."""
+"""The GraphQL endpoint. Each operation owns its session: it is committed after a successful
+execution and before the response is sent, and rolled back on any failure. WebSockets
+(``graphql-transport-ws`` only) are served by :mod:`api.websocket` on the same unit of work."""
 
 from __future__ import annotations
 
@@ -8,23 +9,33 @@ from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException
-from graphql import ExecutionResult as GraphQLExecutionResult
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.execution import ExecutionResult
+from strawberry.types.graphql import OperationType
 
-from api.context import Context, build_context
+from api.context import (
+    Caller,
+    PrincipalInactive,
+    execute_in_unit_of_work,
+    refused_before_execution,
+)
 from api.state import AppState
-from tenants import repository as tenancy
+from api.websocket import GraphQLTransportWSHandler
 
 #: Largest multipart (file upload) request body read at all; a larger one is answered 413
 #: before it is parsed. Above the document limit (10 MiB), so that an oversized document
 #: still reaches its use case and is refused there with a typed code.
 MAX_MULTIPART_BYTES = 32 * 1024 * 1024
+#: Subscriptions are served over the WebSocket only.
+HTTP_OPERATION_TYPES = frozenset({OperationType.QUERY, OperationType.MUTATION})
 # A multipart/form-data POST is a "simple" request a browser sends cross-site without a CORS
 # preflight. Like Apollo Server, require a header that forces one.
 PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight")
@@ -35,8 +46,11 @@ CSRF_REFUSAL = (
 )
 
 
-class LendGraphQL(GraphQL):
-    """Strawberry's ASGI view with our context and unit of work."""
+class LendGraphQL(GraphQL[Caller, Any]):
+    """Strawberry's ASGI view: every query and mutation, over HTTP or WebSocket, runs in its
+    own unit of work (:func:`api.context.execute_in_unit_of_work`)."""
+
+    graphql_transport_ws_handler_class = GraphQLTransportWSHandler
 
     def __init__(self, schema: Any, state: AppState) -> None:
         super().__init__(
@@ -64,26 +78,12 @@ class LendGraphQL(GraphQL):
         result: dict[str, str] = await super().parse_multipart(request)
         return result
 
-    async def get_context(  # type: ignore[override]  # Strawberry types the context as None
+    async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> Context:
-        principal = request.scope.get("state", {}).get("principal")
-        request_id = request.scope.get("state", {}).get("request_id")
-        return build_context(self.state, principal, request_id)
-
-    async def _require_active_principal(self, context: Context) -> None:
-        # A disabled client, user or tenant loses access at once, not when its token expires.
-        principal = context.principal
-        if principal is None:
-            return
-        active = await tenancy.principal_active(
-            context.session,
-            client_id=principal.client_id,
-            user_id=principal.user_id,
-            tenant_id=principal.tenant_id,
-        )
-        if not active:
-            raise HTTPException(401, "The token's client, user or tenant is disabled")
+    ) -> Caller:
+        # Not yet a resolver's context: each operation builds its own in its unit of work.
+        state = request.scope.get("state", {})
+        return Caller(principal=state.get("principal"), request_id=state.get("request_id"))
 
     def parse_json(self, data: str | bytes) -> Any:
         # Strawberry lets a body that is valid JSON but not an object (``5``, ``"x"``), bytes
@@ -96,41 +96,43 @@ class LendGraphQL(GraphQL):
             raise HTTPException(400, "The request body must be a JSON object")
         return value
 
-    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
-        context: Context = kwargs["context"]
-        sub_response = kwargs["sub_response"]
+    async def execute_operation(  # noqa: PLR0917  # Strawberry's signature
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Caller,
+        root_value: Any,
+        sub_response: Response,
+    ) -> ExecutionResult:
+        if isinstance(request_data, list):  # refused while parsing: batching is off
+            raise HTTPException(400, "Batching is not enabled")
+        method = request_adapter.method
         try:
-            await self._require_active_principal(context)
-            result = await super().execute_operation(*args, **kwargs)
-            if _refused_before_execution(result):
-                # The document was refused before execution (syntax, validation, limits,
-                # variables): a client error, per GraphQL over HTTP, and nothing to keep.
-                sub_response.status_code = 400
-                await context.session.rollback()
-                return result
-            await context.session.commit()
-            return result
-        except BaseException:
-            await context.session.rollback()
-            raise
-        finally:
-            await context.session.close()
-
-
-def _refused_before_execution(result: object) -> bool:
-    """Whether no field ran: Strawberry's pre-execution refusal, or graphql-core's refusal of
-    the variables (``data`` null and no error tied to a field). A null ``data`` after fields
-    ran - say a refused second mutation - is not one: the earlier fields' work stands. (Note
-    that Strawberry's results are not graphql-core's ``ExecutionResult``.)"""
-    if isinstance(result, PreExecutionError):
-        return True
-    if not isinstance(result, GraphQLExecutionResult | ExecutionResult):
-        return False
-    return (
-        result.data is None
-        and bool(result.errors)
-        and all(e.path is None for e in result.errors or [])
-    )
+            result = await execute_in_unit_of_work(
+                self.schema,
+                self.state,
+                context,
+                query=request_data.query,
+                variables=request_data.variables,
+                operation_name=request_data.operation_name,
+                extensions=request_data.extensions,
+                allowed_operation_types=HTTP_OPERATION_TYPES,
+                root_value=root_value,
+            )
+        except PrincipalInactive as exc:
+            raise HTTPException(401, exc.message) from exc
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason(method)) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
+        if refused_before_execution(result):
+            # The document was refused before execution (syntax, validation, limits,
+            # variables): a client error, per GraphQL over HTTP.
+            sub_response.status_code = 400
+        return result
 
 
 def _is_multipart(scope: Scope) -> bool:

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_query_tokens: int = 2000
+    # How often an open GraphQL WebSocket re-checks that its client, user and tenant are still
+    # active (a disabled principal's socket closes within about this long).
+    ws_principal_recheck_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
 
