@@ -14,6 +14,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from api import health, metrics, oauth
 from api.graphql_view import LendGraphQL
+from api.idempotency import ReplayedHeader
 from api.middleware import BearerAuthMiddleware, RequestIdMiddleware
 from api.schema import build_schema
 from api.state import AppState
@@ -67,6 +68,7 @@ def create_app(
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(BearerAuthMiddleware, validator=app_state.validator),
+            Middleware(ReplayedHeader),
         ],
         lifespan=lifespan,
     )

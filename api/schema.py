@@ -17,6 +17,7 @@ from api.collateral.types import DocumentNode, PurchaseOrderNode, WarehouseRecei
 from api.deals.mutations import DealMutations
 from api.deals.queries import DealQueries
 from api.deals.types import DealNode
+from api.idempotency import IdempotentAnswers
 from api.limits import extensions
 from api.parties.mutations import PartyMutations
 from api.parties.types import OrganizationNode, PersonNode
@@ -102,6 +103,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=list(NODE_TYPES.values()),
-        extensions=extensions(settings),
+        # First, so that it settles idempotent answers after the others (MaskErrors) are done.
+        extensions=[IdempotentAnswers, *extensions(settings)],
         config=StrawberryConfig(batching_config=None, scalar_map=SCALAR_MAP),
     )

@@ -24,6 +24,7 @@ from domain.kernel.scopes import Role, Scope
 from domain.parties import policy as party_policy
 from domain.parties import repository as parties
 from domain.parties.models import Organization, OrganizationKind
+from domain.persistence.constraints import refusing
 from tenants import policy, repository, secrets
 from tenants.models import ClientKind, Membership, OAuthClient, Status, Tenant, TenantKind, User
 
@@ -75,7 +76,7 @@ async def create_tenant(
             problems.append(exc)
     errors.collect(problems)
     if await repository.tenant_by_slug(session, slug) is not None:
-        raise DomainError(ErrorCode.DUPLICATE, "a tenant with this slug exists", "slug")
+        raise _duplicate_slug()
     tenant = Tenant(
         name=name.strip(),
         slug=slug,
@@ -84,8 +85,9 @@ async def create_tenant(
         currency=currency,
         status=Status.ACTIVE,
     )
-    repository.add(session, tenant)
-    await session.flush()
+    # The check above cannot see a concurrent request's tenant; the unique key can.
+    async with refusing(session, {"uq_tenants_slug": _duplicate_slug()}):
+        repository.add(session, tenant)
     await audit.record(
         session,
         actor,
@@ -104,6 +106,14 @@ async def create_tenant(
         payload={"slug": slug},
     )
     return tenant
+
+
+def _duplicate_slug() -> DomainError:
+    return DomainError(ErrorCode.DUPLICATE, "a tenant with this slug exists", "slug")
+
+
+def _duplicate_email() -> DomainError:
+    return DomainError(ErrorCode.DUPLICATE, "a user with this e-mail exists", "email")
 
 
 @dataclass(frozen=True)
@@ -161,7 +171,7 @@ async def create_user(
         await _require_organization(session, actor, organization_id)
     require(actor, Scope.PLATFORM_ADMIN)
     if await repository.user_by_email(session, clean_email) is not None:
-        raise DomainError(ErrorCode.DUPLICATE, "a user with this e-mail exists", "email")
+        raise _duplicate_email()
 
     user = User(
         email=clean_email,
@@ -172,8 +182,9 @@ async def create_user(
         organization_id=organization_id,
         status=Status.ACTIVE,
     )
-    repository.add(session, user)
-    await session.flush()
+    # The check above cannot see a concurrent request's user; the unique index can.
+    async with refusing(session, {"uq_users_email_lower": _duplicate_email()}):
+        repository.add(session, user)
     membership: Membership | None = None
     if tenant_id is not None:
         membership = Membership(

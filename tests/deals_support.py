@@ -230,16 +230,12 @@ async def apply(state: AppState, actor: Actor, **kw: Any) -> DealOutcome:
 
 
 async def submit(
-    state: AppState, actor: Actor, deal_id: uuid.UUID, key: str | None = None
+    state: AppState, actor: Actor, deal_id: uuid.UUID
 ) -> tuple[DealOutcome | None, list[Any]]:
     """submitDeal as the API runs it: a savepoint, then commit whatever the answer."""
     async with session_of(state, actor) as s:
         outcome, errors = await run_use_case(
-            s,
-            actor,
-            lambda s, a: service.submit_deal(
-                s, a, state.cipher, deal_id=deal_id, idempotency_key=key
-            ),
+            s, actor, lambda s, a: service.submit_deal(s, a, state.cipher, deal_id=deal_id)
         )
         await s.commit()
     return outcome, errors

@@ -25,7 +25,11 @@ def default_jobs() -> list[Job]:
     """The platform's periodic jobs."""
     from workers.actors import maintenance
 
-    return [Job("expire_refresh_tokens", 3600, maintenance.expire_refresh_tokens.send)]
+    return [
+        Job("expire_refresh_tokens", 3600, maintenance.expire_refresh_tokens.send),
+        # Keys are kept at least 24 hours; an hourly purge keeps none much past 25.
+        Job("purge_idempotency_keys", 3600, maintenance.purge_idempotency_keys.send),
+    ]
 
 
 def run(stop: threading.Event, jobs: list[Job] | None = None) -> None:

@@ -16,10 +16,18 @@ from domain.deals.service import ConsentInput
 from domain.kernel.errors import DomainError, ErrorCode
 
 IDEMPOTENCY_KEY_DESCRIPTION = (
-    "Optional key (1-200 printable ASCII characters) that makes a retry safe: the same key "
-    "with the same input replays the first successful answer; the same key with another "
-    "input is refused with IDEMPOTENCY_KEY_REUSED. Keys belong to the caller (client, user, "
-    "tenant); a refused request keeps no key."
+    "Optional key (1-200 printable ASCII characters) that makes a retry safe. A retry with the "
+    "same key and the same request - this input and the same fields selected from the payload - "
+    "gets the first answer byte for byte, with the response header Idempotent-Replayed naming "
+    "the replayed field; the key with another input or selection is refused with "
+    "IDEMPOTENCY_KEY_REUSED, and while the first request with the key is still running, with "
+    "IDEMPOTENCY_IN_PROGRESS (retry shortly). Keys belong to the caller (client, user, tenant) "
+    "and are kept at least 24 hours; a refused request keeps no key."
+)
+
+REPLAYED_DESCRIPTION = (
+    "Always false: a retry with the same idempotency key gets the first answer byte for byte, "
+    "so the answer itself cannot tell a replay; the response header Idempotent-Replayed does."
 )
 
 
@@ -106,7 +114,10 @@ class WithdrawDealInput:
 class CreateDealPayload:
     deal: DealNode | None = strawberry.field(description="The new DRAFT deal.")
     replayed: bool = strawberry.field(
-        description="True when this answer replays an earlier request with the same key."
+        default=False,
+        description=REPLAYED_DESCRIPTION,
+        deprecation_reason="A replay is the first answer byte for byte; the response header "
+        "Idempotent-Replayed marks it.",
     )
     user_errors: list[UserError] = strawberry.field(description="Why the input was refused.")
 
@@ -121,7 +132,10 @@ class UpdateDealPayload:
 class SubmitDealPayload:
     deal: DealNode | None = strawberry.field(description="The SUBMITTED deal.")
     replayed: bool = strawberry.field(
-        description="True when this answer replays an earlier request with the same key."
+        default=False,
+        description=REPLAYED_DESCRIPTION,
+        deprecation_reason="A replay is the first answer byte for byte; the response header "
+        "Idempotent-Replayed marks it.",
     )
     user_errors: list[UserError] = strawberry.field(
         description="Why the submission was refused: one entry per rule it breaks."

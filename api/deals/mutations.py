@@ -1,4 +1,5 @@
-"""Mutations on deals: apply (createDeal), edit, submit and withdraw an application."""
+"""Mutations on deals: apply (createDeal), edit, submit and withdraw an application. Applying
+and submitting take an idempotency key (``api.idempotency``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from api.deals.inputs import (
 )
 from api.deals.types import DealNode
 from api.errors import run_use_case
+from api.idempotency import idempotent
 from api.permissions import has_scope
 from api.relay import id_of
 from domain.deals import service
@@ -49,7 +51,6 @@ async def _create(session: AsyncSession, actor: Actor, input: CreateDealInput) -
         consent=input.consent.to_domain() if input.consent is not None else None,
         purchase_order_id=id_of(input.purchase_order_id, "PurchaseOrder", "purchaseOrderId"),
         warehouse_receipt_ids=receipt_ids(input.warehouse_receipt_ids) or [],
-        idempotency_key=input.idempotency_key,
     )
 
 
@@ -79,13 +80,11 @@ class DealMutations:
     async def create_deal(self, info: Info, input: CreateDealInput) -> CreateDealPayload:
         async with info.context.db() as session:
             outcome, errors = await run_use_case(
-                session, info.context.actor, lambda s, a: _create(s, a, input)
+                session,
+                info.context.actor,
+                idempotent(info, input, lambda s, a: _create(s, a, input)),
             )
-        return CreateDealPayload(
-            deal=_node(outcome),
-            replayed=outcome is not None and outcome.replayed,
-            user_errors=errors,
-        )
+        return CreateDealPayload(deal=_node(outcome), user_errors=errors)
 
     @strawberry.mutation(
         description="Edit a DRAFT or RETURNED application (the applicant's side only).",
@@ -111,19 +110,13 @@ class DealMutations:
             outcome, errors = await run_use_case(
                 session,
                 info.context.actor,
-                lambda s, a: service.submit_deal(
-                    s,
-                    a,
-                    cipher,
-                    deal_id=deal_id(input.id),
-                    idempotency_key=input.idempotency_key,
+                idempotent(
+                    info,
+                    input,
+                    lambda s, a: service.submit_deal(s, a, cipher, deal_id=deal_id(input.id)),
                 ),
             )
-        return SubmitDealPayload(
-            deal=_node(outcome),
-            replayed=outcome is not None and outcome.replayed,
-            user_errors=errors,
-        )
+        return SubmitDealPayload(deal=_node(outcome), user_errors=errors)
 
     @strawberry.mutation(
         description="Withdraw an application, from any state before SIGNED; its claims on "

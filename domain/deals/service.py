@@ -18,8 +18,9 @@ refused with PURCHASE_ORDER_ALREADY_FINANCED or RECEIPT_ALREADY_PLEDGED and writ
 Withdrawing releases the claims.
 
 Every change appends a timeline entry, an audit row and an outbox event in the same
-transaction. ``createDeal`` and ``submitDeal`` take an idempotency key (``domain.idempotency``).
-Use cases flush and never commit; refusals raise :class:`DomainError`.
+transaction. Use cases flush and never commit; refusals raise :class:`DomainError`. (Retries of
+``createDeal`` and ``submitDeal`` are made safe by idempotency keys around the use cases, in the
+API: ``api.idempotency``.)
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from domain.collateral.models import PurchaseOrderStatus, WarehouseReceiptStatus
 from domain.deals import policy, repository
 from domain.deals.models import ConsentMethod, Deal, DealChannel, DealStatus
 from domain.events import repository as events
-from domain.idempotency import service as idempotency
 from domain.kernel.actor import Actor, require
 from domain.kernel.clock import utcnow
 from domain.kernel.crypto import PersonalDataCipher
@@ -65,8 +65,7 @@ def _atomic(
     use_case: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
 ) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
     """Run the use case in a savepoint of its own: a refusal part-way (say, the second of two
-    claims) takes back everything it wrote - claims, idempotency key - whatever the caller
-    then commits."""
+    claims) takes back everything it wrote, whatever the caller then commits."""
 
     @functools.wraps(use_case)
     async def atomic(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -87,11 +86,9 @@ class ConsentInput:
 
 @dataclass(frozen=True, slots=True)
 class DealOutcome:
-    """A deal as a use case left it; ``replayed`` when an idempotency key replayed an earlier
-    request's answer instead of acting again."""
+    """A deal as a use case left it."""
 
     deal: Deal
-    replayed: bool = False
 
 
 def _not_found(what: str, field: str) -> DomainError:
@@ -277,7 +274,6 @@ async def create_deal(
     consent: ConsentInput | None = None,
     purchase_order_id: uuid.UUID | None = None,
     warehouse_receipt_ids: Sequence[uuid.UUID] = (),
-    idempotency_key: str | None = None,
 ) -> DealOutcome:
     """Apply for a product: a DRAFT deal with the applicant, the loan request, the credit
     consent (optional until submission) and the collateral (likewise), pinned to the
@@ -298,40 +294,7 @@ async def create_deal(
     except DomainError as exc:
         _gather(problems, exc)
     clean_consent = _consent(problems, consent)
-    if idempotency_key is not None:
-        try:
-            idempotency.clean_key(idempotency_key)
-        except DomainError as exc:
-            _gather(problems, exc)
     collect(problems)
-
-    begun: idempotency.Fresh | None = None
-    if idempotency_key is not None:
-        body = {
-            "product_id": str(product_id),
-            "applicant_person_id": applicant_person_id and str(applicant_person_id),
-            "applicant_organization_id": applicant_organization_id
-            and str(applicant_organization_id),
-            "amount": amount.to_decimal_string(),
-            "currency": amount.currency,
-            "term": term,
-            "purpose": clean_purpose,
-            "consent": None
-            if consent is None
-            else [consent.text_version, consent.method.value, consent.given_at],
-            "purchase_order_id": purchase_order_id and str(purchase_order_id),
-            "warehouse_receipt_ids": [str(r) for r in warehouse_receipt_ids],
-        }
-        started = await idempotency.begin(
-            session,
-            actor,
-            operation="createDeal",
-            key=idempotency_key,
-            request_hash=idempotency.fingerprint("createDeal", body),
-        )
-        if isinstance(started, idempotency.Replay):
-            return await _replay(session, started)
-        begun = started
 
     channel = await _channel(session, actor)
     client_id = actor.client_id
@@ -400,17 +363,7 @@ async def create_deal(
     async with collateral_repository.refusing(session, _write_refusals(channel)):
         repository.add(session, deal)
     await _record(session, actor, deal, "create", from_status=None)
-    if begun is not None:
-        await idempotency.complete(session, begun, {"deal_id": str(deal.id)})
     return DealOutcome(deal)
-
-
-async def _replay(session: AsyncSession, replay: idempotency.Replay) -> DealOutcome:
-    deal_id = uuid.UUID(str(replay.response["deal_id"]))
-    found = await repository.deal(session, deal_id)
-    if found is None:  # pragma: no cover - a principal keeps seeing the deal it applied for
-        raise _not_found("deal", "id")
-    return DealOutcome(found, replayed=True)
 
 
 # -- update ---------------------------------------------------------------------------------------
@@ -515,30 +468,11 @@ async def submit_deal(
     cipher: PersonalDataCipher,
     *,
     deal_id: uuid.UUID,
-    idempotency_key: str | None = None,
 ) -> DealOutcome:
     """DRAFT or RETURNED -> SUBMITTED: every rule of the deal's product version and line (see
     ``policy.check_submission``), then the claims on the collateral. A refusal leaves the deal
     as it was and writes nothing."""
     require(actor, Scope.DEALS_APPLY)
-    if idempotency_key is not None:
-        idempotency.clean_key(idempotency_key)
-    found = await repository.deal(session, deal_id)
-    if found is None:
-        raise _not_found("deal", "id")
-    policy.check_acts_for_applicant(actor, found)
-    begun: idempotency.Fresh | None = None
-    if idempotency_key is not None:
-        started = await idempotency.begin(
-            session,
-            actor,
-            operation="submitDeal",
-            key=idempotency_key,
-            request_hash=idempotency.fingerprint("submitDeal", {"deal_id": str(deal_id)}),
-        )
-        if isinstance(started, idempotency.Replay):
-            return await _replay(session, started)
-        begun = started
     deal = await _load_for_applicant(session, actor, deal_id)
     source = deal.status
     policy.check_transition(source, DealStatus.SUBMITTED)
@@ -550,8 +484,6 @@ async def submit_deal(
         deal.submitted_at = now
         deal.updated_at = now
     await _record(session, actor, deal, "submit", from_status=source)
-    if begun is not None:
-        await idempotency.complete(session, begun, {"deal_id": str(deal.id)})
     return DealOutcome(deal)
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.persistence.base import Base, IdMixin
 
 
 class IdempotencyKey(IdMixin, Base):
-    """One key of one principal for one operation. ``response`` is written in the transaction
-    of the effect, so a key whose first request was refused or rolled back leaves no row."""
+    """One key of one principal for one operation. ``response`` is the answer exactly as it
+    went out (text, not JSONB, which would reorder its keys), written in the transaction of
+    the effect, so a key whose first request was refused or rolled back leaves no row."""
 
     __tablename__ = "idempotency_keys"
 
@@ -28,7 +28,7 @@ class IdempotencyKey(IdMixin, Base):
     operation: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
-    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    response: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
@@ -43,6 +43,8 @@ class IdempotencyKey(IdMixin, Base):
             name="uq_idempotency_keys_principal_key",
             postgresql_nulls_not_distinct=True,
         ),
+        # The purge finds expired keys by age.
+        Index("ix_idempotency_keys_created_at", "created_at"),
     )
 
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.idempotency.models import IdempotencyKey
 from domain.kernel.clock import utcnow
 from domain.persistence.base import new_id
+
+
+async def try_lock(session: AsyncSession, lock_key: int) -> bool:
+    """Take the transaction-level advisory lock ``lock_key`` if no other transaction holds it;
+    never waits. Held until the transaction ends (commit or rollback)."""
+    taken = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_key)))
+    return bool(taken)
 
 
 async def insert_new(
@@ -25,8 +31,7 @@ async def insert_new(
     request_hash: str,
 ) -> uuid.UUID | None:
     """Record the key; its row ID, or None when the principal already has this key for this
-    operation. A concurrent insert of the same key waits here for the other transaction and
-    then finds its row (the unique key decides), so only one of them goes on to act."""
+    operation (the unique key decides, whatever the caller checked before)."""
     stmt = (
         insert(IdempotencyKey)
         .values(
@@ -68,11 +73,20 @@ async def find(
     return (await session.scalars(stmt)).first()
 
 
-async def complete(session: AsyncSession, row_id: uuid.UUID, response: dict[str, Any]) -> None:
-    """Store the answer to replay, in the transaction of the effect."""
-    await session.execute(
+async def complete(session: AsyncSession, row_id: uuid.UUID, response: str) -> bool:
+    """Store the answer to replay, in the transaction of the effect; whether the key was
+    still there (a rolled-back savepoint takes it away with the effect)."""
+    result = await session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.id == row_id)
         .values(response=response, completed_at=utcnow())
+        .returning(IdempotencyKey.id)
         .execution_options(synchronize_session=False)
     )
+    return result.scalar_one_or_none() is not None
+
+
+async def purge_expired(session: AsyncSession) -> int:
+    """Delete the keys older than 24 hours; how many. Through ``purge_idempotency_keys()``
+    (migration 0007), which alone may delete keys, and only those."""
+    return int(await session.scalar(text("select purge_idempotency_keys()")) or 0)

@@ -13,6 +13,7 @@ from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.scopes import Scope
 from domain.parties import policy, repository
 from domain.parties.models import Organization, OrganizationKind, Person
+from domain.persistence.constraints import refusing
 
 
 async def create_organization(
@@ -38,12 +39,11 @@ async def create_organization(
         problems.append(exc)
     errors.collect(problems)
     if await repository.organization_by_code(session, code) is not None:
-        raise DomainError(
-            ErrorCode.DUPLICATE, "an organization with this code exists", "socialCreditCode"
-        )
+        raise _duplicate_code()
     org = Organization(kind=kind, name=clean_name, social_credit_code=code)
-    repository.add(session, org)
-    await session.flush()
+    # The check above cannot see a concurrent request's organization; the unique key can.
+    async with refusing(session, {"uq_organizations_social_credit_code": _duplicate_code()}):
+        repository.add(session, org)
     await audit.record(
         session,
         actor,
@@ -54,6 +54,16 @@ async def create_organization(
         details={"kind": kind.value},
     )
     return org
+
+
+def _duplicate_code() -> DomainError:
+    return DomainError(
+        ErrorCode.DUPLICATE, "an organization with this code exists", "socialCreditCode"
+    )
+
+
+def _duplicate_resident_id() -> DomainError:
+    return DomainError(ErrorCode.DUPLICATE, "a person with this resident ID exists", "residentId")
 
 
 async def create_person(
@@ -88,9 +98,7 @@ async def create_person(
     errors.collect(problems)
     rid_hash = cipher.lookup_hash(rid)
     if await repository.person_by_resident_id_hash(session, rid_hash) is not None:
-        raise DomainError(
-            ErrorCode.DUPLICATE, "a person with this resident ID exists", "residentId"
-        )
+        raise _duplicate_resident_id()
     person = Person(
         full_name=name,
         resident_id_encrypted=cipher.encrypt(rid),
@@ -100,8 +108,9 @@ async def create_person(
         phone_hash=cipher.lookup_hash(mobile) if mobile else None,
         phone_masked=mask(mobile, 3, 4) if mobile else None,
     )
-    repository.add(session, person)
-    await session.flush()
+    # The check above cannot see a concurrent request's person; the unique key can.
+    async with refusing(session, {"uq_persons_resident_id_hash": _duplicate_resident_id()}):
+        repository.add(session, person)
     await audit.record(
         session,
         actor,

@@ -56,7 +56,7 @@ DEAL_FIELDS = """
 CREATE = f"""
 mutation($input: CreateDealInput!) {{
   createDeal(input: $input) {{
-    deal {{ {DEAL_FIELDS} }} replayed userErrors {{ field code message }}
+    deal {{ {DEAL_FIELDS} }} userErrors {{ field code message }}
   }}
 }}"""
 UPDATE = f"""
@@ -66,7 +66,7 @@ mutation($input: UpdateDealInput!) {{
 SUBMIT = f"""
 mutation($input: SubmitDealInput!) {{
   submitDeal(input: $input) {{
-    deal {{ {DEAL_FIELDS} }} replayed userErrors {{ field code message }}
+    deal {{ {DEAL_FIELDS} }} userErrors {{ field code message }}
   }}
 }}"""
 WITHDRAW = f"""
@@ -550,25 +550,6 @@ async def test_only_drafts_and_returned_deals_are_edited(
     assert (await a.submit("young", deal["id"]))["userErrors"] == []
     data = await a.call("young", UPDATE, {"input": {"id": deal["id"], "term": 6}})
     assert [e["code"] for e in data["updateDeal"]["userErrors"]] == ["DEAL_NOT_EDITABLE"]
-
-
-async def test_idempotent_create_over_the_api(
-    client: httpx.AsyncClient, app_state: AppState, owner_engine: AsyncEngine
-) -> None:
-    a = await _api(client, app_state)
-    input = consumer_input(a, idempotencyKey="9f1c2a7e-create")
-    first = (await a.call("young", CREATE, {"input": input}))["createDeal"]
-    before = await counts(owner_engine)
-    again = (await a.call("young", CREATE, {"input": input}))["createDeal"]
-    assert (first["replayed"], again["replayed"]) == (False, True)
-    assert again["deal"]["id"] == first["deal"]["id"]
-    assert await counts(owner_engine) == before
-    other = (await a.call("young", CREATE, {"input": {**input, "term": 6}}))["createDeal"]
-    assert other["deal"] is None
-    assert [(e["field"], e["code"]) for e in other["userErrors"]] == [
-        ("idempotencyKey", "IDEMPOTENCY_KEY_REUSED")
-    ]
-    assert await counts(owner_engine) == before
 
 
 async def test_applications_need_a_visible_published_product_and_collateral(

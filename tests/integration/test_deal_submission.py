@@ -1,6 +1,7 @@
 """Submitting deals on PostgreSQL: collateral backs at most one live deal even when two
 submissions race (two funders, two connections), a refused submission writes nothing,
-withdrawing releases the collateral, and idempotency keys replay or refuse."""
+and withdrawing releases the collateral. (Idempotency keys, which the API puts around these use
+cases, are tested in test_idempotency.py.)"""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from domain.deals import service
 from domain.deals.models import DealStatus
 from domain.kernel.actor import Actor
 from domain.kernel.errors import DomainError, ErrorCode
-from domain.kernel.money import Money
 from domain.persistence.engine import open_session
 from domain.persistence.scope import PLATFORM_SCOPE
 from tests.collateral_support import issue_receipt, session_of
@@ -147,90 +147,6 @@ async def test_withdrawing_releases_the_collateral_for_another_deal(
     assert [e.code.value for e in errors] == ["INVALID_TRANSITION"]
 
 
-async def test_same_key_and_input_replays_the_first_answer(app_state, owner_engine) -> None:
-    m = await market(app_state)
-    seller = m.chain.seller_user.actor()
-    first = await apply(app_state, seller, idempotency_key="create-1", **order_deal(m))
-    before = await counts(owner_engine)
-    again = await apply(app_state, seller, idempotency_key="create-1", **order_deal(m))
-    assert again.replayed and not first.replayed
-    assert again.deal.id == first.deal.id
-    assert await counts(owner_engine) == before
-
-    # Submissions too: the second answer is the first one, not INVALID_TRANSITION.
-    submitted, errors = await submit(app_state, seller, first.deal.id, key="submit-1")
-    assert errors == [] and submitted is not None and not submitted.replayed
-    before = await counts(owner_engine)
-    replayed, errors = await submit(app_state, seller, first.deal.id, key="submit-1")
-    assert errors == [] and replayed is not None and replayed.replayed
-    assert replayed.deal.status is DealStatus.SUBMITTED
-    assert await counts(owner_engine) == before
-    # Without the key, a second submission is refused by the lifecycle.
-    _, errors = await submit(app_state, seller, first.deal.id)
-    assert [e.code.value for e in errors] == ["INVALID_TRANSITION"]
-
-
-async def test_same_key_with_another_input_is_refused(app_state, owner_engine) -> None:
-    m = await market(app_state)
-    seller = m.chain.seller_user.actor()
-    await apply(app_state, seller, idempotency_key="k-1", **order_deal(m))
-    before = await counts(owner_engine)
-    other = order_deal(m, amount=Money.parse("700000.00", "CNY"))
-    async with session_of(app_state, seller) as s:
-        outcome, errors = await run_use_case(
-            s, seller, lambda s, a: service.create_deal(s, a, idempotency_key="k-1", **other)
-        )
-        await s.commit()
-    assert outcome is None
-    assert [(e.code.value, e.field) for e in errors] == [
-        ("IDEMPOTENCY_KEY_REUSED", "idempotencyKey")
-    ]
-    assert await counts(owner_engine) == before
-    # The key belongs to its principal: another applicant may use the same string.
-    owner = m.chain.owner_user.actor()
-    assert not (await apply(app_state, owner, idempotency_key="k-1", **pledge_deal(m))).replayed
-
-
-async def test_a_refused_request_keeps_no_key(app_state, owner_engine) -> None:
-    m = await market(app_state)
-    seller = m.chain.seller_user.actor()
-    deal = (await apply(app_state, seller, **order_deal(m, consent=None))).deal.id
-    before = await counts(owner_engine)
-    _, errors = await submit(app_state, seller, deal, key="retry-me")
-    assert [e.code.value for e in errors] == ["CONSENT_REQUIRED"]
-    assert await counts(owner_engine) == before  # not even the key
-    async with session_of(app_state, seller) as s:
-        await service.update_deal(s, seller, deal_id=deal, consent=order_deal(m)["consent"])
-        await s.commit()
-    outcome, errors = await submit(app_state, seller, deal, key="retry-me")
-    assert errors == [] and outcome is not None and not outcome.replayed
-
-
-async def test_concurrent_duplicates_with_one_key_make_one_deal(app_state, owner_engine) -> None:
-    m = await market(app_state)
-    seller = m.chain.seller_user.actor()
-    barrier = asyncio.Barrier(2)
-
-    async def create() -> Any:
-        async with session_of(app_state, seller) as session:
-            await session.connection()
-            await barrier.wait()
-            outcome, errors = await run_use_case(
-                session,
-                seller,
-                lambda s, a: service.create_deal(s, a, idempotency_key="dup", **order_deal(m)),
-            )
-            await session.commit()
-            return outcome, errors
-
-    results = await asyncio.gather(create(), create())
-    assert all(errors == [] for _, errors in results), results
-    ids = {outcome.deal.id for outcome, _ in results}
-    assert len(ids) == 1
-    assert sorted(outcome.replayed for outcome, _ in results) == [False, True]
-    assert (await counts(owner_engine))["deals"] == 1
-
-
 async def test_demo_seeds_deals_in_several_states_for_both_funders(app_state, owner_engine) -> None:
     from lendgraph import demo
 
@@ -290,9 +206,7 @@ async def test_a_submission_refused_part_way_takes_back_its_own_claims(
     before = await counts(owner_engine)
     async with session_of(app_state, owner) as s:
         with pytest.raises(DomainError) as caught:
-            await service.submit_deal(
-                s, owner, app_state.cipher, deal_id=deal, idempotency_key="part-way"
-            )
+            await service.submit_deal(s, owner, app_state.cipher, deal_id=deal)
         await s.commit()
     assert caught.value.code is ErrorCode.RECEIPT_ALREADY_PLEDGED
     assert caught.value.field == "warehouseReceiptIds.1"
