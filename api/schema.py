@@ -17,6 +17,7 @@ from api.collateral.types import DocumentNode, PurchaseOrderNode, WarehouseRecei
 from api.deals.mutations import DealMutations
 from api.deals.queries import DealQueries
 from api.deals.types import DealNode
+from api.error_logging import LoggedSchema
 from api.limits import extensions
 from api.parties.mutations import PartyMutations
 from api.parties.types import OrganizationNode, PersonNode
@@ -98,7 +99,7 @@ Mutation = merge_types(
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with this process's limits."""
-    return strawberry.Schema(
+    return LoggedSchema(
         query=Query,
         mutation=Mutation,
         types=list(NODE_TYPES.values()),
