@@ -627,8 +627,8 @@ def test_seed_demo_as_a_non_superuser_owner_acts_as_the_app_role(
             f"GRANT {app_role} TO {owner_role}"
         )
 
-        # migrate grants it again; then the demo data is written.
-        assert _run(["migrate"], _env(LENDGRAPH_ENV="production", **settings)).returncode == 0
+        # With the membership back (as migrate granted it above), the demo data is written.
+        _sql(admin, f"GRANT {app_role} TO {owner_role}")
         seeded = _run(["seed-demo"], _env(LENDGRAPH_ENV="dev", **settings))
         assert seeded.returncode == 0, seeded.stderr
         assert seeded.stdout == "demo data created\n"
