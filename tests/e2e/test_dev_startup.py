@@ -5,11 +5,14 @@ second start reuses the data."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -68,8 +71,18 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return out
 
 
-def test_dev_serves_viewer_on_embedded_postgres_and_stops_cleanly(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data folder outside pytest's: as root the embedded server runs as another user, who
+    must traverse every parent folder, and any pytest run on the machine resets
+    pytest-of-root to 0700."""
+    folder = Path(tempfile.mkdtemp(prefix="lendgraph-dev-startup-"))
+    folder.chmod(0o755)
+    yield folder / "data"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_dev_serves_viewer_on_embedded_postgres_and_stops_cleanly(data_dir: Path) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     proc = _start(data_dir, port)
