@@ -360,6 +360,15 @@ async def _seed_borrowers(session: AsyncSession, cipher: PersonalDataCipher) -> 
             person_id=None if org is not None else person.id,
         )
         created = True
+    # The young borrower signed up through the partner's app, which acts for her.
+    partner_org = await parties.organization_by_code(session, ORGANIZATIONS[2][2])
+    if partner_org is not None:
+        await party_service.authorize_agent(
+            session,
+            SEEDER,
+            agent=party_service.Agent(organization_id=partner_org.id),
+            party=party_service.Party(person_id=person.id),
+        )
     await session.flush()
     return created
 
@@ -374,7 +383,7 @@ async def _seed_supply_chain(session: AsyncSession) -> bool:
     warehouse_user = await tenancy.user_by_email(session, "desk@bonded-warehouse.dev")
     if None in (core, cargo, seller_user, core_user, warehouse_user):
         return False
-    assert core is not None and cargo is not None
+    assert core is not None and cargo is not None and warehouse_user is not None
     if await collateral_repository.purchase_orders_page(session, organization_id=core.id, limit=1):
         return False
     seller = _user_actor(seller_user, Role.BORROWER)
@@ -395,6 +404,13 @@ async def _seed_supply_chain(session: AsyncSession) -> bool:
             await collateral_service.confirm_purchase_order(
                 session, buyer, purchase_order_id=order.id, note="goods received in full"
             )
+    # Golden Grain keeps its goods at the bonded warehouse, which may then issue it receipts.
+    await party_service.authorize_agent(
+        session,
+        SEEDER,
+        agent=party_service.Agent(organization_id=warehouse_user.organization_id),
+        party=party_service.Party(organization_id=cargo.id),
+    )
     for number, goods, quantity, price in RECEIPTS:
         await collateral_service.issue_warehouse_receipt(
             session,

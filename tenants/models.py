@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     ARRAY,
+    Boolean,
     DateTime,
     Enum,
     ForeignKey,
@@ -64,6 +65,11 @@ class Tenant(IdMixin, Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[Status] = mapped_column(_enum(Status, "tenant_status"), default=Status.ACTIVE)
+    # ACTIVE with a PUBLISHED product: shown in the marketplace. Kept by the database's
+    # triggers; never written by the code.
+    listed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+
+    __table_args__ = (Index("ix_tenants_listed", "id", postgresql_where=text("listed")),)
 
 
 class User(IdMixin, Base):

@@ -119,9 +119,13 @@ async def revoke_refresh_tokens(
     client_pk: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
     token_id: uuid.UUID | None = None,
+    tenant_id: uuid.UUID | None = None,
 ) -> int:
-    """Revoke the live refresh tokens of a client, a user or one token; returns how many."""
+    """Revoke the live refresh tokens of a client, a user, a tenant or one token; returns how
+    many."""
     stmt = update(RefreshToken).where(RefreshToken.revoked_at.is_(None))
+    if tenant_id is not None:
+        stmt = stmt.where(RefreshToken.tenant_id == tenant_id)
     if client_pk is not None:
         stmt = stmt.where(RefreshToken.client_pk == client_pk)
     if user_id is not None:

@@ -30,7 +30,7 @@ from domain.persistence.scope import PLATFORM_SCOPE, DbScope
 from integrations.storage import document_storage
 from lendgraph.demo import SEEDER
 from tenants import service as tenant_service
-from tests.support import PASSWORD, World
+from tests.support import PASSWORD, World, relate
 
 
 def social_credit_code(n: int) -> str:
@@ -108,6 +108,12 @@ async def supply_chain(state: AppState, world: World) -> Chain:
             )
             users[key] = OrgUser(created.user.id, org_id, role, email)
         await s.commit()
+    # The cargo owner keeps its goods at the warehouse, which may then issue it receipts.
+    await relate(
+        state,
+        agent_organization_id=orgs[OrganizationKind.WAREHOUSE],
+        organization_id=orgs[OrganizationKind.CARGO_OWNER],
+    )
     return Chain(
         warehouse_id=orgs[OrganizationKind.WAREHOUSE],
         cargo_owner_id=orgs[OrganizationKind.CARGO_OWNER],
@@ -130,14 +136,17 @@ def tenant_session(state: AppState, tenant_id: uuid.UUID) -> AsyncSession:
     return open_session(state.sessions, DbScope(tenant_id=tenant_id))
 
 
-async def issue_receipt(state: AppState, chain: Chain, number: str = "WR-0001") -> uuid.UUID:
-    """An ISSUED receipt for 25.5 t of copper at 68,000.00 CNY/t, committed."""
+async def issue_receipt(
+    state: AppState, chain: Chain, number: str = "WR-0001", owner_id: uuid.UUID | None = None
+) -> uuid.UUID:
+    """An ISSUED receipt for 25.5 t of copper at 68,000.00 CNY/t, committed, to the chain's
+    cargo owner (or ``owner_id``, which the warehouse must store goods for)."""
     actor = chain.warehouse_user.actor()
     async with session_of(state, actor) as s:
         receipt = await service.issue_warehouse_receipt(
             s,
             actor,
-            owner_organization_id=chain.cargo_owner_id,
+            owner_organization_id=owner_id or chain.cargo_owner_id,
             number=number,
             goods_description="Copper cathode, grade A",
             quantity=Decimal("25.5"),

@@ -39,7 +39,7 @@ from tests.collateral_support import (
     supply_chain,
 )
 from tests.products_support import cny, consumer_terms, order_terms, warehouse_terms
-from tests.support import PASSWORD, World, seed_world
+from tests.support import PASSWORD, World, relate, seed_world
 
 CONSENT = ConsentInput(text_version="credit-consent-v3", method=ConsentMethod.ONLINE_CHECKBOX)
 PARTNER_SCOPES = sorted(s.value for s in PARTNER_APP_SCOPES)
@@ -193,6 +193,19 @@ async def market(state: AppState) -> Market:
             )
             apps.append(App(org_id, creds))
         await s.commit()
+    # Both partner apps act for the young borrower; the first also for the trading company
+    # and the cargo owner. Both funders' own apps act for all three.
+    for n, app in enumerate(apps):
+        await relate(state, agent_organization_id=app.organization_id, person_id=person.id)
+        if n == 0:
+            for org_id in (world.borrower_org_id, chain.cargo_owner_id):
+                await relate(
+                    state, agent_organization_id=app.organization_id, organization_id=org_id
+                )
+    for tenant in (world.a.id, world.b.id):
+        await relate(state, agent_tenant_id=tenant, person_id=person.id)
+        for org_id in (world.borrower_org_id, chain.cargo_owner_id):
+            await relate(state, agent_tenant_id=tenant, organization_id=org_id)
     order = await submit_order(state, world, chain)
     await confirm_order(state, chain, order)
     return Market(
@@ -303,9 +316,12 @@ _STUB_VERSION = (
 )
 
 
-async def stub_deal(owner: AsyncEngine, tenant_id: uuid.UUID) -> uuid.UUID:
-    """A DRAFT consumer-credit deal of ``tenant_id``, written below row-level security with a
-    stub product, for tests of what refers to deals (collateral claims, row-level security)."""
+async def stub_deal(
+    owner: AsyncEngine, tenant_id: uuid.UUID, receipt_id: uuid.UUID | None = None
+) -> uuid.UUID:
+    """A DRAFT deal of ``tenant_id``, written below row-level security with a stub product, for
+    tests of what refers to deals (collateral claims, row-level security): a consumer loan,
+    or, given a receipt, a pledge of it by its owner (a claim holds what its deal names)."""
     async with owner.begin() as conn:
         product = (
             await conn.execute(
@@ -325,10 +341,28 @@ async def stub_deal(owner: AsyncEngine, tenant_id: uuid.UUID) -> uuid.UUID:
             await conn.execute(
                 text(_STUB_VERSION), {"t": tenant_id, "v": uuid.uuid4(), "p": product}
             )
+        deal = uuid.uuid4()
+        if receipt_id is not None:
+            owner_org = (
+                await conn.execute(
+                    text("select owner_organization_id from warehouse_receipts where id = :r"),
+                    {"r": receipt_id},
+                )
+            ).scalar_one()
+            await conn.execute(
+                text(
+                    "insert into deals (tenant_id, id, product_id, product_version, product_line,"
+                    " status, channel, channel_client_id, applicant_organization_id, currency,"
+                    " amount_minor, term, term_unit, purpose, warehouse_receipt_ids) values"
+                    " (:t, :d, :p, 1, 'WAREHOUSE_RECEIPT_PLEDGE', 'DRAFT', 'DIRECT',"
+                    " 'stub-client', :o, 'CNY', 100000, 90, 'DAY', 'stub', array[cast(:r as uuid)])"
+                ),
+                {"t": tenant_id, "d": deal, "p": product, "o": owner_org, "r": receipt_id},
+            )
+            return deal
         person = (
             await conn.execute(text("select id from persons order by created_at limit 1"))
         ).scalar_one()
-        deal = uuid.uuid4()
         await conn.execute(
             text(
                 "insert into deals (tenant_id, id, product_id, product_version, product_line,"
@@ -340,6 +374,19 @@ async def stub_deal(owner: AsyncEngine, tenant_id: uuid.UUID) -> uuid.UUID:
             {"t": tenant_id, "d": deal, "p": product, "person": person},
         )
     return deal
+
+
+async def let_go(owner: AsyncEngine, deal_id: uuid.UUID) -> None:
+    """The stub draft stops naming its collateral (as an edit would), so that its claims may
+    be released: the database releases a claim only together with its deal letting go."""
+    async with owner.begin() as conn:
+        await conn.execute(
+            text(
+                "update deals set warehouse_receipt_ids = '{}', purchase_order_id = null"
+                " where id = :d"
+            ),
+            {"d": deal_id},
+        )
 
 
 COUNTED = (
@@ -393,6 +440,7 @@ __all__ = [
     "confirm_order",
     "consumer_deal",
     "counts",
+    "let_go",
     "live_claims",
     "market",
     "order_deal",

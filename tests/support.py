@@ -227,3 +227,54 @@ def global_id(type_name: str, value: uuid.UUID) -> str:
     import base64
 
     return base64.b64encode(f"{type_name}:{value}".encode()).decode()
+
+
+async def relate(
+    state: AppState,
+    *,
+    agent_organization_id: uuid.UUID | None = None,
+    agent_tenant_id: uuid.UUID | None = None,
+    person_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None,
+) -> None:
+    """Record, as the operator, that an agent (a partner or a warehouse organization, or a
+    funder) acts for a party, committed: the relationship every deal, order or receipt that
+    names the party through that agent needs."""
+    from domain.parties import service as party_service
+
+    async with open_session(state.sessions, PLATFORM_SCOPE) as s:
+        await party_service.authorize_agent(
+            s,
+            SEEDER,
+            agent=party_service.Agent(
+                organization_id=agent_organization_id, tenant_id=agent_tenant_id
+            ),
+            party=party_service.Party(person_id=person_id, organization_id=organization_id),
+        )
+        await s.commit()
+
+
+async def wait_until_blocked(owner: Any, waiting: int = 1, within: float = 10.0) -> None:
+    """Wait until ``waiting`` backends of this test's database wait on a lock, as PostgreSQL
+    reports it (``pg_stat_activity``): the proof that a statement is blocked, not a sleep."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        async with owner.connect() as conn:
+            blocked = (
+                await conn.execute(
+                    text(
+                        "select count(*) from pg_stat_activity where datname = current_database()"
+                        " and wait_event_type = 'Lock'"
+                    )
+                )
+            ).scalar_one()
+        if blocked >= waiting:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"{waiting} lock waiter(s) expected, {blocked} seen")
+        await asyncio.sleep(0.02)

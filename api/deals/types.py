@@ -20,7 +20,7 @@ from api.products.types import (
     TermUnit,
     encode_cursor,
 )
-from api.relay import load_nodes
+from api.relay import load_node, load_node_list, load_nodes
 from api.scalars import MoneyType
 from api.tenancy.types import TenantNode, UserNode
 from domain.deals import models, policy
@@ -110,10 +110,7 @@ class DealTimelineEntry:
         "own staff, yourself); null otherwise."
     )
     async def actor_user(self, info: Info) -> UserNode | None:
-        if self.actor_user_pk is None:
-            return None
-        row = await info.context.loaders.users.load(self.actor_user_pk)
-        return UserNode.from_row(row) if row is not None else None
+        return await load_node(info, UserNode, self.actor_user_pk)
 
 
 @strawberry.type(
@@ -178,13 +175,15 @@ class DealNode(relay.Node):
 
     @strawberry.field(description="The funder the application is made to.")
     async def funder(self, info: Info) -> TenantNode | None:
-        row = await info.context.loaders.tenants.load(self.row.tenant_id)
-        return TenantNode.from_row(row) if row is not None else None
+        return await load_node(info, TenantNode, self.row.tenant_id)
 
-    @strawberry.field(description="The product applied for (its current state).")
+    @strawberry.field(
+        description="The product applied for, in its current state, when you may see it (its "
+        "funder's staff always; others while it is listed). The terms the deal applied under "
+        "are in `terms`."
+    )
     async def product(self, info: Info) -> ProductNode | None:
-        found = await info.context.loaders.products.load(self.row.product_id)
-        return ProductNode.from_row(found) if found is not None else None
+        return await load_node(info, ProductNode, self.row.product_id)
 
     @strawberry.field(
         description="The terms of the exact product version the deal was applied under."
@@ -197,40 +196,25 @@ class DealNode(relay.Node):
     @strawberry.field(description="Who applies: a person or a company.")
     async def applicant(self, info: Info) -> DealApplicant | None:
         if self.row.applicant_person_id is not None:
-            person = await info.context.loaders.persons.load(self.row.applicant_person_id)
-            return PersonNode.from_row(person) if person is not None else None
-        if self.row.applicant_organization_id is not None:
-            org = await info.context.loaders.organizations.load(self.row.applicant_organization_id)
-            return OrganizationNode.from_row(org) if org is not None else None
-        return None
+            return await load_node(info, PersonNode, self.row.applicant_person_id)
+        return await load_node(info, OrganizationNode, self.row.applicant_organization_id)
 
     @strawberry.field(description="The partner whose app the application came through, if any.")
     async def partner(self, info: Info) -> OrganizationNode | None:
-        if self.row.channel_organization_id is None:
-            return None
-        row = await info.context.loaders.organizations.load(self.row.channel_organization_id)
-        return OrganizationNode.from_row(row) if row is not None else None
+        return await load_node(info, OrganizationNode, self.row.channel_organization_id)
 
     @strawberry.field(
         description="The purchase order financed (ORDER_FINANCING); needs collateral:read."
     )
     async def purchase_order(self, info: Info) -> PurchaseOrderNode | None:
-        if self.row.purchase_order_id is None or not info.context.actor.has(Scope.COLLATERAL_READ):
-            return None
-        row = await info.context.loaders.purchase_orders.load(self.row.purchase_order_id)
-        return PurchaseOrderNode.from_row(row) if row is not None else None
+        return await load_node(info, PurchaseOrderNode, self.row.purchase_order_id)
 
     @strawberry.field(
         description="The warehouse receipts pledged (WAREHOUSE_RECEIPT_PLEDGE), in the order "
         "given; needs collateral:read."
     )
     async def warehouse_receipts(self, info: Info) -> list[WarehouseReceiptNode]:
-        if not self.row.warehouse_receipt_ids or not info.context.actor.has(Scope.COLLATERAL_READ):
-            return []
-        rows = await info.context.loaders.warehouse_receipts.load_many(
-            self.row.warehouse_receipt_ids
-        )
-        return [WarehouseReceiptNode.from_row(r) for r in rows if r is not None]
+        return await load_node_list(info, WarehouseReceiptNode, self.row.warehouse_receipt_ids)
 
     @strawberry.field(description="Every change of the deal, oldest first, with who and when.")
     async def timeline(self, info: Info) -> list[DealTimelineEntry]:

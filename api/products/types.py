@@ -13,7 +13,7 @@ from strawberry.types import Info
 from api.errors import UserError
 from api.pagination import MAX_PAGE, check_first, decode_keyset, encode_keyset
 from api.parties.types import OrganizationNode
-from api.relay import parse_uuid
+from api.relay import load_node, load_node_list, parse_uuid
 from api.scalars import MoneyType, Rate
 from api.tenancy.types import TenantNode
 from domain.kernel import daycount
@@ -118,8 +118,7 @@ class ConsumerEligibilityType:
 
 
 async def _organizations(info: Info, ids: list[uuid.UUID]) -> list[OrganizationNode]:
-    rows = await info.context.loaders.organizations.load_many(ids)
-    return [OrganizationNode.from_row(row) for row in rows if row is not None]
+    return await load_node_list(info, OrganizationNode, ids)
 
 
 @strawberry.type(
@@ -257,8 +256,7 @@ class ProductNode(relay.Node):
 
     @strawberry.field(description="The funder offering the product.")
     async def funder(self, info: Info) -> TenantNode | None:
-        row = await info.context.loaders.tenants.load(self.row.product.tenant_id)
-        return TenantNode.from_row(row) if row else None
+        return await load_node(info, TenantNode, self.row.product.tenant_id)
 
     @strawberry.field(
         description="Every version, newest first, for the funder's staff and the operator; "

@@ -9,7 +9,14 @@ from strawberry.types import Info
 from api.errors import UserError, run_use_case
 from api.permissions import has_scope
 from api.relay import id_of, required
-from api.tenancy.types import ClientKind, OAuthClientNode, TenantKind, TenantNode, UserNode
+from api.tenancy.types import (
+    ClientKind,
+    OAuthClientNode,
+    Status,
+    TenantKind,
+    TenantNode,
+    UserNode,
+)
 from domain.kernel.scopes import Scope
 from tenants import service
 
@@ -90,6 +97,21 @@ class DisableUserPayload:
 @strawberry.type(description="Result of disableOAuthClient.")
 class DisableOAuthClientPayload:
     client: OAuthClientNode | None = strawberry.field(description="The disabled client.")
+    user_errors: list[UserError] = strawberry.field(description="Why the input was refused.")
+
+
+@strawberry.input(description="A funder to disable or enable again.")
+class SetTenantStatusInput:
+    id: relay.GlobalID = strawberry.field(description="The tenant.")
+    status: Status = strawberry.field(  # type: ignore[valid-type]
+        description="DISABLED: its people and apps lose access at once and its products leave "
+        "the marketplace; ACTIVE: it lends again (its people sign in afresh)."
+    )
+
+
+@strawberry.type(description="Result of setTenantStatus.")
+class SetTenantStatusPayload:
+    tenant: TenantNode | None = strawberry.field(description="The tenant as it now is.")
     user_errors: list[UserError] = strawberry.field(description="Why the input was refused.")
 
 
@@ -204,4 +226,23 @@ class TenancyMutations:
             )
         return DisableOAuthClientPayload(
             client=OAuthClientNode.from_row(client) if client else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Disable or re-enable a funder (platform operator).",
+        permission_classes=[has_scope(Scope.TENANTS_WRITE)],
+    )
+    async def set_tenant_status(
+        self, info: Info, input: SetTenantStatusInput
+    ) -> SetTenantStatusPayload:
+        async with info.context.db() as session:
+            tenant, errors = await run_use_case(
+                session,
+                info.context.actor,
+                lambda s, a: service.set_tenant_status(
+                    s, a, tenant_id=required(id_of(input.id, "Tenant", "id")), status=input.status
+                ),
+            )
+        return SetTenantStatusPayload(
+            tenant=TenantNode.from_row(tenant) if tenant else None, user_errors=errors
         )

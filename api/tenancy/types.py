@@ -10,7 +10,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from api.relay import load_nodes, same_tenant
+from api.relay import load_node, load_nodes, same_tenant
 from domain.kernel.actor import Actor
 from domain.kernel.scopes import Scope
 from tenants import models
@@ -48,13 +48,15 @@ class TenantNode(relay.Node):
     async def load_by_ids(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[TenantNode | None]:
+        # Funders are platform-level data: row-level security shows a principal its own
+        # tenant, the funders listed in the marketplace and the funders of its deals.
         return await load_nodes(
             info,
             node_ids,
             loader=lambda loaders: loaders.tenants,
-            scope=Scope.TENANTS_READ,
+            scope=(Scope.TENANTS_READ, Scope.MARKETPLACE_READ, Scope.DEALS_READ),
             to_node=cls.from_row,
-            visible=lambda actor, row: same_tenant(actor, row.id),
+            own=lambda actor, row: row.id == actor.tenant_id,
         )
 
 
@@ -65,8 +67,7 @@ class Membership:
 
     @strawberry.field(description="The tenant.")
     async def tenant(self, info: Info) -> TenantNode | None:
-        row = await info.context.loaders.tenants.load(self.tenant_id)
-        return TenantNode.from_row(row) if row else None
+        return await load_node(info, TenantNode, self.tenant_id)
 
 
 @strawberry.type(name="User", description="Someone who signs in.")
@@ -109,6 +110,7 @@ class UserNode(relay.Node):
             loader=lambda loaders: loaders.users,
             scope=Scope.USERS_READ,
             to_node=cls.from_row,
+            own=lambda actor, row: row.id == actor.user_id,
         )
 
 
@@ -142,10 +144,7 @@ class OAuthClientNode(relay.Node):
 
     @strawberry.field(description="The tenant a service account acts for, if any.")
     async def tenant(self, info: Info) -> TenantNode | None:
-        if self.tenant_pk is None:
-            return None
-        row = await info.context.loaders.tenants.load(self.tenant_pk)
-        return TenantNode.from_row(row) if row else None
+        return await load_node(info, TenantNode, self.tenant_pk)
 
     @classmethod
     async def load_by_ids(

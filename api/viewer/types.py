@@ -7,6 +7,7 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
+from api.relay import load_node
 from api.tenancy.types import TenantNode, UserNode
 
 
@@ -28,14 +29,8 @@ class Viewer:
 
     @strawberry.field(description="The signed-in user, for user tokens.")
     async def user(self, info: Info) -> UserNode | None:
-        if self.user_pk is None:
-            return None
-        row = await info.context.loaders.users.load(self.user_pk)
-        return UserNode.from_row(row) if row else None
+        return await load_node(info, UserNode, self.user_pk)
 
     @strawberry.field(description="The tenant this token acts in, if any.")
     async def tenant(self, info: Info) -> TenantNode | None:
-        if self.tenant_pk is None:
-            return None
-        row = await info.context.loaders.tenants.load(self.tenant_pk)
-        return TenantNode.from_row(row) if row else None
+        return await load_node(info, TenantNode, self.tenant_pk)

@@ -114,6 +114,8 @@ class PurchaseOrder(IdMixin, Base):
         Index("ix_purchase_orders_seller", "seller_organization_id", "created_at", "id"),
         Index("ix_purchase_orders_buyer", "buyer_organization_id", "created_at", "id"),
         Index("ix_purchase_orders_submitter", "submitted_by_organization_id", "created_at", "id"),
+        # A core enterprise sees the sellers of the orders it owes (row-level security).
+        Index("ix_purchase_orders_seller_buyer", "seller_organization_id", "buyer_organization_id"),
     )
 
     @property
@@ -199,6 +201,12 @@ class ReceiptClaim(Base):
             postgresql_where=text("released_at IS NULL"),
         ),
         Index("ix_receipt_claims_receipt_tenant", "receipt_id", "tenant_id"),
+        Index(
+            "ix_receipt_claims_receipt_tenant_live",
+            "receipt_id",
+            "tenant_id",
+            postgresql_where=text("released_at IS NULL"),
+        ),
         Index("ix_receipt_claims_deal", "tenant_id", "deal_id"),
     )
 

@@ -266,20 +266,6 @@ def require_confirmed(order: PurchaseOrder) -> None:
         )
 
 
-def order_visible(actor: Actor, order: PurchaseOrder) -> bool:
-    """The rule row-level security enforces on orders, for the second check on objects loaded
-    by ID: the operator, the seller, the buyer and the submitting partner."""
-    return actor.is_platform or (
-        actor.organization_id is not None
-        and actor.organization_id
-        in (
-            order.seller_organization_id,
-            order.buyer_organization_id,
-            order.submitted_by_organization_id,
-        )
-    )
-
-
 # -- warehouse receipts ---------------------------------------------------------------------------
 
 #: NUMERIC(20, 6): at most 14 digits before the point and 6 after.
@@ -390,20 +376,10 @@ def check_cancellable(receipt: WarehouseReceipt) -> None:
         )
 
 
-def receipt_visible(actor: Actor, receipt: WarehouseReceipt) -> bool:
-    """The rule row-level security enforces on receipts for parties, for the second check on
-    objects loaded by ID: the operator, the warehouse and the owner. (Funders reach the
-    receipts of their deals through the deal.)"""
-    return actor.is_platform or (
-        actor.organization_id is not None
-        and actor.organization_id
-        in (receipt.warehouse_organization_id, receipt.owner_organization_id)
-    )
-
-
-def document_visible(actor: Actor, document: Document) -> bool:
-    """The owner's and the operator's view of a document loaded by ID. (Counterparties see
-    documents through the order or receipt they are attached to.)"""
+def document_owned_by(actor: Actor, document: Document) -> bool:
+    """Whether the actor owns the document (or is the operator): only the owner attaches it.
+    (Who may read it is row-level security's rule: its owner and whoever sees what it is
+    attached to.)"""
     return (
         actor.is_platform
         or (
@@ -471,12 +447,10 @@ __all__ = [
     "clean_text",
     "decide",
     "declared_value",
+    "document_owned_by",
     "document_owner",
-    "document_visible",
     "order_submitter",
-    "order_visible",
     "parse_quantity",
-    "receipt_visible",
     "require_confirmed",
     "sniff_content_type",
     "too_large",

@@ -23,15 +23,11 @@ from domain.collateral.models import (
     WarehouseReceipt,
     WarehouseReceiptStatus,
 )
-from domain.persistence import constraints
 
 #: A keyset position in a "mine" page: ``(created_at, id)``.
 Keyset = tuple[datetime, uuid.UUID]
 
 R = TypeVar("R", PurchaseOrder, WarehouseReceipt)
-
-#: Constraint violations as refusals: the mapping began here and now serves every context.
-refusing = constraints.refusing
 
 # -- purchase orders ------------------------------------------------------------------------------
 

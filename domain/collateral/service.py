@@ -45,6 +45,7 @@ from domain.kernel.scopes import Scope
 from domain.parties import repository as parties
 from domain.parties.models import OrganizationKind
 from domain.persistence.base import new_id
+from domain.persistence.constraints import refusing
 
 
 def _not_found(what: str, field: str) -> DomainError:
@@ -179,7 +180,7 @@ async def create_purchase_order(
         created_by_client_id=None if actor.user_id else actor.client_id,
         updated_at=utcnow(),
     )
-    async with repository.refusing(
+    async with refusing(
         session,
         {
             "uq_purchase_orders_buyer_number": DomainError(
@@ -199,6 +200,8 @@ async def create_purchase_order(
             "ck_purchase_orders_submitter_kind": DomainError(
                 ErrorCode.FORBIDDEN, "only the seller or a partner submits an order", "sellerId"
             ),
+            # A partner submits only for sellers it acts for; any other does not exist to it.
+            "ck_purchase_orders_submitter_agent": _not_found("trade enterprise", "sellerId"),
         },
     ):
         repository.add(session, order)
@@ -252,7 +255,7 @@ async def _decide(
     if order is None:  # pragma: no cover - the buyer may lock what it sees
         raise _not_found("purchase order", "id")
     status = policy.decide(order, outcome)
-    async with repository.refusing(
+    async with refusing(
         session,
         {
             "ck_purchase_orders_decided_once": DomainError(
@@ -336,7 +339,7 @@ async def issue_warehouse_receipt(
         issued_by_user_id=actor.user_id,
         updated_at=utcnow(),
     )
-    async with repository.refusing(
+    async with refusing(
         session,
         {
             "uq_warehouse_receipts_warehouse_number": DomainError(
@@ -351,6 +354,9 @@ async def issue_warehouse_receipt(
             "ck_warehouse_receipts_warehouse_kind": DomainError(
                 ErrorCode.WRONG_ORGANIZATION_KIND, "the issuer is not a warehouse", "warehouseId"
             ),
+            # Receipts go only to cargo owners the warehouse stores goods for (who authorised
+            # it); to the warehouse, any other owner does not exist.
+            "ck_warehouse_receipts_storage": _not_found("cargo owner", "ownerId"),
         },
     ):
         repository.add(session, receipt)
@@ -381,7 +387,7 @@ async def cancel_warehouse_receipt(
     if receipt is None:  # pragma: no cover - the warehouse may lock what it sees
         raise _not_found("warehouse receipt", "id")
     policy.check_cancellable(receipt)
-    async with repository.refusing(
+    async with refusing(
         session,
         {
             "ck_warehouse_receipts_not_pledged": DomainError(
@@ -436,7 +442,7 @@ async def claim_receipt(
         claimed_at=utcnow(),
     )
     try:
-        async with repository.refusing(
+        async with refusing(
             session,
             {
                 "uq_receipt_claims_live": DomainError(
@@ -511,7 +517,7 @@ async def claim_purchase_order(
         claimed_at=utcnow(),
     )
     try:
-        async with repository.refusing(
+        async with refusing(
             session,
             {
                 "uq_purchase_order_claims_live": DomainError(
@@ -764,7 +770,7 @@ async def upload_document(
         warehouse_receipt_id=warehouse_receipt_id,
         attached_at=utcnow() if attached else None,
     )
-    async with repository.refusing(session, _subject_refusals()):
+    async with refusing(session, _subject_refusals()):
         repository.add(session, document)
     await _record(
         session,
@@ -805,7 +811,7 @@ async def attach_document(
     document = await repository.document(session, document_id)
     if document is None:
         raise _not_found("document", "documentId")
-    if not policy.document_visible(actor, document):
+    if not policy.document_owned_by(actor, document):
         raise DomainError(ErrorCode.FORBIDDEN, "only the owner attaches a document", "documentId")
     policy.check_attachable(document)
     await _subject_visible(session, purchase_order_id, warehouse_receipt_id)
@@ -813,7 +819,7 @@ async def attach_document(
     if document is None:  # pragma: no cover - the owner may lock what it sees
         raise _not_found("document", "documentId")
     policy.check_attachable(document)
-    async with repository.refusing(session, _subject_refusals()):
+    async with refusing(session, _subject_refusals()):
         document.purchase_order_id = purchase_order_id
         document.warehouse_receipt_id = warehouse_receipt_id
         document.attached_at = utcnow()

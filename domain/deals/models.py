@@ -175,6 +175,38 @@ class Deal(Base):
         Index("ix_deals_purchase_order_id", "purchase_order_id"),
         Index("ix_deals_warehouse_receipt_ids", "warehouse_receipt_ids", postgresql_using="gin"),
         Index("ix_deals_product", "tenant_id", "product_id", "product_version"),
+        # Row-level security's look-ups: a party's deals with one funder (and one version),
+        # a funder's deals on one order.
+        Index(
+            "ix_deals_person_tenant",
+            "applicant_person_id",
+            "tenant_id",
+            "product_id",
+            "product_version",
+            postgresql_where=text("applicant_person_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_deals_organization_tenant",
+            "applicant_organization_id",
+            "tenant_id",
+            "product_id",
+            "product_version",
+            postgresql_where=text("applicant_organization_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_deals_channel_tenant",
+            "channel_client_id",
+            "tenant_id",
+            "product_id",
+            "product_version",
+            postgresql_where=text("channel = 'PARTNER_APP'"),
+        ),
+        Index(
+            "ix_deals_tenant_purchase_order",
+            "tenant_id",
+            "purchase_order_id",
+            postgresql_where=text("purchase_order_id IS NOT NULL"),
+        ),
     )
 
     @property

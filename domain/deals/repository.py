@@ -191,26 +191,29 @@ async def app_deals_page(
     )
 
 
-async def product_of(session: AsyncSession, deal: Deal) -> tuple[Product, ProductVersion] | None:
-    """The deal's product and the exact version it was applied under (whoever sees the deal
-    sees both, even after the product moved on to a newer version or retired)."""
+async def product_of(
+    session: AsyncSession, deal: Deal
+) -> tuple[Product | None, ProductVersion] | None:
+    """The exact version the deal was applied under (whoever sees the deal sees it, even after
+    the product moved on to a newer version or retired) and the product itself, when this
+    scope may read it (its funder always; others while it is listed)."""
     stmt = (
-        select(Product, ProductVersion)
-        .join(
-            ProductVersion,
+        select(ProductVersion, Product)
+        .outerjoin(
+            Product,
             and_(
-                ProductVersion.tenant_id == Product.tenant_id,
-                ProductVersion.product_id == Product.id,
+                Product.tenant_id == ProductVersion.tenant_id,
+                Product.id == ProductVersion.product_id,
             ),
         )
         .where(
-            Product.tenant_id == deal.tenant_id,
-            Product.id == deal.product_id,
+            ProductVersion.tenant_id == deal.tenant_id,
+            ProductVersion.product_id == deal.product_id,
             ProductVersion.version == deal.product_version,
         )
     )
     row = (await session.execute(stmt)).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row[1], row[0])
 
 
 async def versions_by_keys(

@@ -51,6 +51,7 @@ from domain.kernel.scopes import Scope
 from domain.parties import repository as parties
 from domain.parties.models import OrganizationKind
 from domain.persistence.base import new_id
+from domain.persistence.constraints import refusing
 from domain.products import repository as products
 from domain.products.models import ProductLine, ProductStatus
 
@@ -241,6 +242,25 @@ def _write_refusals(channel: DealChannel) -> dict[str, DomainError]:
         ),
         "fk_deals_product_version": _not_found("product", "productId"),
         "ck_deals_final": DomainError(ErrorCode.INVALID_TRANSITION, "the deal has ended", "id"),
+        # The app may act only for parties that onboarded with it or authorised it; to it,
+        # any other party does not exist.
+        "ck_deals_applicant_agent": _not_found("applicant", "applicantId"),
+        "ck_deals_order_seller": DomainError(
+            ErrorCode.PURCHASE_ORDER_SELLER_MISMATCH,
+            "the order is owed to another company than the applicant",
+            "purchaseOrderId",
+        ),
+        "ck_deals_receipt_owner": DomainError(
+            ErrorCode.RECEIPT_OWNER_MISMATCH,
+            "a receipt belongs to another company than the applicant",
+            "warehouseReceiptIds",
+        ),
+        "ck_deals_request_frozen": DomainError(
+            ErrorCode.DEAL_NOT_EDITABLE, "the application is no longer editable", "id"
+        ),
+        "ck_deals_transition": DomainError(
+            ErrorCode.INVALID_TRANSITION, "the lifecycle does not allow this", "id"
+        ),
     }
 
 
@@ -360,7 +380,7 @@ async def create_deal(
         created_at=now,
         updated_at=now,
     )
-    async with collateral_repository.refusing(session, _write_refusals(channel)):
+    async with refusing(session, _write_refusals(channel)):
         repository.add(session, deal)
     await _record(session, actor, deal, "create", from_status=None)
     return DealOutcome(deal)
@@ -430,32 +450,41 @@ async def update_deal(
     changed = {k: v for k, v in changes.items() if getattr(deal, k) != v}
     if not changed:
         return DealOutcome(deal)
-    if policy.holds_collateral(deal.status):
-        await _release_dropped(session, deal, changed)
-    async with collateral_repository.refusing(session, _write_refusals(deal.channel)):
+    held = _held_collateral(deal)
+    async with refusing(session, _write_refusals(deal.channel)):
         for name, value in changed.items():
             setattr(deal, name, value)
         deal.updated_at = utcnow()
+    if policy.holds_collateral(deal.status):
+        # After the edit: the database releases a claim only once the deal no longer names
+        # what it holds.
+        await _release_dropped(session, deal, held)
     await _record(session, actor, deal, "update", from_status=deal.status, changed=sorted(changed))
     return DealOutcome(deal)
 
 
-async def _release_dropped(session: AsyncSession, deal: Deal, changed: dict[str, Any]) -> None:
-    """Release the claims of a deal on collateral an edit drops."""
+def _held_collateral(deal: Deal) -> tuple[uuid.UUID | None, frozenset[uuid.UUID]]:
+    """What the deal names now: its order and its receipts."""
+    return deal.purchase_order_id, frozenset(deal.warehouse_receipt_ids)
+
+
+async def _release_dropped(
+    session: AsyncSession, deal: Deal, before: tuple[uuid.UUID | None, frozenset[uuid.UUID]]
+) -> None:
+    """Release the claims of a deal on the collateral an edit dropped (``before`` is what it
+    named before the edit)."""
     key = {"tenant_id": deal.tenant_id, "deal_id": deal.id}
-    if "purchase_order_id" in changed and deal.purchase_order_id is not None:
+    order, receipts = before
+    if order is not None and order != deal.purchase_order_id:
         held = await collateral_repository.live_order_claim_of_deal(
-            session, purchase_order_id=deal.purchase_order_id, **key
+            session, purchase_order_id=order, **key
         )
         if held is not None:
-            await collateral.release_purchase_order(
-                session, purchase_order_id=deal.purchase_order_id, **key
-            )
-    if "warehouse_receipt_ids" in changed:
-        kept = set(changed["warehouse_receipt_ids"])
-        for claim in await collateral_repository.claims_of_deal(session, **key):
-            if claim.is_live and claim.receipt_id not in kept:
-                await collateral.release_receipt(session, receipt_id=claim.receipt_id, **key)
+            await collateral.release_purchase_order(session, purchase_order_id=order, **key)
+    kept = set(deal.warehouse_receipt_ids)
+    for claim in await collateral_repository.claims_of_deal(session, **key):
+        if claim.is_live and claim.receipt_id in receipts and claim.receipt_id not in kept:
+            await collateral.release_receipt(session, receipt_id=claim.receipt_id, **key)
 
 
 # -- submit ---------------------------------------------------------------------------------------
@@ -479,7 +508,7 @@ async def submit_deal(
     policy.check_submission(await _submission(session, cipher, deal))
     await _claim_collateral(session, deal)
     now = utcnow()
-    async with collateral_repository.refusing(session, _write_refusals(deal.channel)):
+    async with refusing(session, _write_refusals(deal.channel)):
         deal.status = DealStatus.SUBMITTED
         deal.submitted_at = now
         deal.updated_at = now
@@ -545,7 +574,9 @@ async def _submission(
     return policy.Submission(
         line=deal.product_line,
         terms=products.terms_of(version),
-        product_status=product.status,
+        # A product the applicant's side may no longer read (retired, or its funder disabled)
+        # takes no applications.
+        product_status=product.status if product is not None else ProductStatus.RETIRED,
         funder_active=funder_active,
         amount=deal.amount,
         term=deal.term,
@@ -592,13 +623,15 @@ async def withdraw_deal(
     deal = await _load_for_applicant(session, actor, deal_id)
     source = deal.status
     policy.check_transition(source, DealStatus.WITHDRAWN)
-    released = await _release_all(session, deal)
     now = utcnow()
-    async with collateral_repository.refusing(session, _write_refusals(deal.channel)):
+    async with refusing(session, _write_refusals(deal.channel)):
         deal.status = DealStatus.WITHDRAWN
         deal.withdrawn_at = now
         deal.withdrawal_reason = clean_reason
         deal.updated_at = now
+    # After the transition: the database releases a claim only together with the end of the
+    # deal's hold, and refuses to commit an ended deal that still holds one.
+    released = await _release_all(session, deal)
     await _record(
         session,
         actor,

@@ -29,6 +29,7 @@ class Scope(StrEnum):
     DOCUMENTS_WRITE = "documents:write"
     DEALS_READ = "deals:read"  # applications: the funder's, the applicant's, the channel's
     DEALS_APPLY = "deals:apply"  # create, edit, submit and withdraw applications
+    AGENTS_WRITE = "agents:write"  # authorise and revoke who acts for a party
 
 
 class Role(StrEnum):
@@ -62,6 +63,9 @@ _COLLATERAL_FUNDER = frozenset({Scope.COLLATERAL_READ, Scope.DOCUMENTS_READ})
 # their channel's); funder staff read their funder's deals.
 _DEALS_APPLICANT = frozenset({Scope.DEALS_READ, Scope.DEALS_APPLY})
 _DEALS_FUNDER = frozenset({Scope.DEALS_READ})
+# Who reads parties at all; row-level security narrows each to the parties it may see (itself,
+# the applicants of its deals, those it acts for, its counterparties).
+_PARTIES_READ = frozenset({Scope.PERSONS_READ, Scope.ORGANIZATIONS_READ})
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.PLATFORM_ADMIN: _ALL,
@@ -76,26 +80,35 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         }
     )
     | _COLLATERAL_FUNDER
-    | _DEALS_FUNDER,
+    | _DEALS_FUNDER
+    | _PARTIES_READ,
     Role.FIRST_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
     | _COLLATERAL_FUNDER
-    | _DEALS_FUNDER,
+    | _DEALS_FUNDER
+    | _PARTIES_READ,
     Role.SECOND_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
     | _COLLATERAL_FUNDER
-    | _DEALS_FUNDER,
+    | _DEALS_FUNDER
+    | _PARTIES_READ,
     Role.FINANCE_OFFICER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
     | _COLLATERAL_FUNDER
-    | _DEALS_FUNDER,
-    Role.BORROWER: frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ})
+    | _DEALS_FUNDER
+    | _PARTIES_READ,
+    Role.BORROWER: frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ, Scope.AGENTS_WRITE})
     | _COLLATERAL_PARTY
-    | _DEALS_APPLICANT,
-    Role.CORE_ENTERPRISE_USER: frozenset({Scope.VIEWER_READ}) | _COLLATERAL_PARTY,
-    Role.WAREHOUSE_USER: frozenset({Scope.VIEWER_READ}) | _COLLATERAL_PARTY,
+    | _DEALS_APPLICANT
+    | _PARTIES_READ,
+    Role.CORE_ENTERPRISE_USER: frozenset({Scope.VIEWER_READ}) | _COLLATERAL_PARTY | _PARTIES_READ,
+    Role.WAREHOUSE_USER: frozenset({Scope.VIEWER_READ}) | _COLLATERAL_PARTY | _PARTIES_READ,
 }
 
 # Scopes an OAuth client may be registered with, by kind of client.
+# A partner app onboards the persons it acts for (persons:write).
 PARTNER_APP_SCOPES = (
-    frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ}) | _COLLATERAL_PARTY | _DEALS_APPLICANT
+    frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ, Scope.PERSONS_WRITE})
+    | _COLLATERAL_PARTY
+    | _DEALS_APPLICANT
+    | _PARTIES_READ
 )
 SERVICE_ACCOUNT_SCOPES = _ALL - {Scope.PLATFORM_ADMIN}
 

@@ -1,14 +1,29 @@
-"""Parties known to the platform: organizations and natural persons. They are platform-level:
-a funder sees a borrower only through its own deals."""
+"""Parties known to the platform: organizations and natural persons (platform-level), and the
+recorded relationships of those who act for them: ``party_agents`` (a partner acting for a
+borrower, a warehouse storing for a cargo owner) and ``tenant_customers`` (the parties a
+funder's own app acts for). A funder sees a borrower only through its own deals and its own
+customers."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, LargeBinary, String
+from sqlalchemy import (
+    DateTime,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    String,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.persistence.base import Base, IdMixin
+from domain.persistence.base import Base, IdMixin, TenantOwnedMixin
 
 
 class OrganizationKind(StrEnum):
@@ -59,3 +74,122 @@ class Person(IdMixin, Base):
     phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_hash: Mapped[bytes | None] = mapped_column(LargeBinary, index=True)
     phone_masked: Mapped[str | None] = mapped_column(String(20))
+
+
+class AgentKind(StrEnum):
+    """What an organization does for a party: a PARTNER acts for a borrower (its app applies
+    for them and submits their orders); a WAREHOUSE stores a cargo owner's goods (and issues
+    receipts to it)."""
+
+    ACTS_FOR = "ACTS_FOR"
+    STORES_FOR = "STORES_FOR"
+
+
+class GrantedBy(StrEnum):
+    """How a relationship came about: the agent's app onboarded the party, the party
+    authorised the agent, or the platform operator recorded it."""
+
+    ONBOARDING = "ONBOARDING"
+    AUTHORISATION = "AUTHORISATION"
+    PLATFORM = "PLATFORM"
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32)
+
+
+class _Relationship:
+    """A party (a person or an organization) that someone acts for, until revoked."""
+
+    person_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("persons.id")
+    )
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id")
+    )
+    granted_by: Mapped[GrantedBy] = mapped_column(_enum(GrantedBy, "granted_by"))
+    created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id")
+    )
+    created_by_client_id: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def live(self) -> bool:
+        """Whether the relationship holds now."""
+        return self.revoked_at is None
+
+
+class PartyAgent(_Relationship, IdMixin, Base):
+    """An organization acting for a party (platform-level). The database refuses a deal, an
+    order or a receipt that names a party its writer has no such relationship with."""
+
+    __tablename__ = "party_agents"
+
+    kind: Mapped[AgentKind] = mapped_column(_enum(AgentKind, "kind"))
+    agent_organization_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id")
+    )
+
+    __table_args__ = (
+        Index(
+            "uq_party_agents_live_person",
+            "agent_organization_id",
+            "kind",
+            "person_id",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL AND person_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_party_agents_live_organization",
+            "agent_organization_id",
+            "kind",
+            "organization_id",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL AND organization_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_party_agents_person", "person_id", postgresql_where=text("person_id IS NOT NULL")
+        ),
+        Index(
+            "ix_party_agents_organization",
+            "organization_id",
+            postgresql_where=text("organization_id IS NOT NULL"),
+        ),
+    )
+
+
+class TenantCustomer(_Relationship, TenantOwnedMixin, Base):
+    """A party a funder's own app acts for (tenant-owned)."""
+
+    __tablename__ = "tenant_customers"
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_tenant_customers_tenant_id_tenants"
+        ),
+        Index(
+            "uq_tenant_customers_live_person",
+            "tenant_id",
+            "person_id",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL AND person_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_tenant_customers_live_organization",
+            "tenant_id",
+            "organization_id",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL AND organization_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_tenant_customers_person",
+            "person_id",
+            postgresql_where=text("person_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_tenant_customers_organization",
+            "organization_id",
+            postgresql_where=text("organization_id IS NOT NULL"),
+        ),
+    )

@@ -7,9 +7,11 @@ import re
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
-from domain.kernel.actor import Actor
 from domain.kernel.errors import DomainError, ErrorCode
-from domain.parties.models import PUBLIC_ORGANIZATION_KINDS, Organization, Person
+from domain.parties.models import (
+    AgentKind,
+    OrganizationKind,
+)
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
@@ -58,17 +60,15 @@ def require_name(value: str, field: str = "name", max_length: int = 200) -> str:
     return name
 
 
-def organization_visible(actor: Actor, org: Organization) -> bool:
-    """The rule row-level security enforces on organizations, for the second check on objects
-    loaded by ID: the operator sees all; anyone else the public kinds and their own."""
-    return (
-        actor.is_platform
-        or org.kind in PUBLIC_ORGANIZATION_KINDS
-        or (actor.organization_id is not None and org.id == actor.organization_id)
+def agent_kind(kind: OrganizationKind) -> AgentKind:
+    """What an organization of ``kind`` does for a party it is authorised by: a partner acts
+    for it, a warehouse stores its goods; nobody else is an agent (WRONG_ORGANIZATION_KIND)."""
+    if kind is OrganizationKind.PARTNER:
+        return AgentKind.ACTS_FOR
+    if kind is OrganizationKind.WAREHOUSE:
+        return AgentKind.STORES_FOR
+    raise DomainError(
+        ErrorCode.WRONG_ORGANIZATION_KIND,
+        "only a partner or a warehouse acts for a party",
+        "agentId",
     )
-
-
-def person_visible(actor: Actor, person: Person) -> bool:
-    """The rule row-level security enforces on persons: the operator sees all; anyone else
-    only the person they are. (Funders will see borrowers through their own deals.)"""
-    return actor.is_platform or (actor.person_id is not None and person.id == actor.person_id)

@@ -20,6 +20,7 @@ from enum import StrEnum
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     DateTime,
     Enum,
     ForeignKey,
@@ -106,17 +107,20 @@ class Product(TenantOwnedMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # PUBLISHED by an ACTIVE funder: readable by anyone. Kept by the database's triggers in
+    # the transaction that changes the product or its funder; never written by the code.
+    listed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
 
     __table_args__ = (
         # Lookups by global ID, which carries no tenant.
         Index("ix_products_id", "id"),
-        # The marketplace's keyset order, over published products only.
+        # The marketplace's keyset order, over listed products only.
         Index(
             "ix_products_marketplace",
             "published_at",
             "tenant_id",
             "id",
-            postgresql_where=text("status = 'PUBLISHED'"),
+            postgresql_where=text("listed"),
         ),
         # A funder's own list, in creation order.
         Index("ix_products_tenant_created", "tenant_id", "created_at", "id"),
@@ -163,8 +167,13 @@ class ProductVersion(TenantOwnedMixin, Base):
     min_borrower_age: Mapped[int | None] = mapped_column(Integer)
     max_borrower_age: Mapped[int | None] = mapped_column(Integer)
     min_credit_score: Mapped[int | None] = mapped_column(Integer)
+    # The current version of a listed product (kept by the database's triggers).
+    listed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
 
     __table_args__ = (
+        Index(
+            "ix_product_versions_listed", "tenant_id", "product_id", postgresql_where=text("listed")
+        ),
         ForeignKeyConstraint(
             ["tenant_id", "product_id"],
             ["products.tenant_id", "products.id"],

@@ -507,15 +507,16 @@ def edit_makes_new_version(product: Product) -> bool:
 
 
 def product_visible(actor: Actor, product: Product) -> bool:
-    """The rule row-level security enforces, checked again on objects loaded by ID: the
-    operator sees every product; a funder's staff its own (with products:read); anyone with
-    marketplace:read the PUBLISHED ones."""
+    """The one read rule of products, which row-level security enforces too, checked again on
+    objects loaded by ID: the operator sees every product; a funder's staff its own (with
+    products:read); anyone with marketplace:read the listed ones (PUBLISHED by an ACTIVE
+    funder: a disabled funder's products are nobody's but its own and the operator's)."""
     if actor.is_platform:
         return True
     own = actor.tenant_id is not None and product.tenant_id == actor.tenant_id
     if own and actor.has(Scope.PRODUCTS_READ):
         return True
-    return product.status is ProductStatus.PUBLISHED and actor.has(Scope.MARKETPLACE_READ)
+    return product.listed and actor.has(Scope.MARKETPLACE_READ)
 
 
 # -- quote ----------------------------------------------------------------------------------------

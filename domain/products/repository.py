@@ -237,15 +237,11 @@ async def marketplace_page(
     term: int | None = None,
     term_unit: TermUnit = TermUnit.MONTH,
 ) -> list[ProductWithTerms]:
-    """Up to ``limit`` PUBLISHED products of ACTIVE funders after the keyset position
-    ``(published_at, tenant_id, id)``, in that order. ``amount`` keeps products lending that
-    amount in its currency; ``term`` those offering that many ``term_unit``."""
-    funder_active = exists(
-        select(literal(1))
-        .select_from(_tenants)
-        .where(_tenants.c.id == Product.tenant_id, _tenants.c.status == "ACTIVE")
-    )
-    stmt = _with_current_version().where(Product.status == ProductStatus.PUBLISHED, funder_active)
+    """Up to ``limit`` listed products (PUBLISHED by ACTIVE funders; the database keeps the
+    flag) after the keyset position ``(published_at, tenant_id, id)``, in that order.
+    ``amount`` keeps products lending that amount in its currency; ``term`` those offering
+    that many ``term_unit``."""
+    stmt = _with_current_version().where(Product.listed)
     if product_line is not None:
         stmt = stmt.where(Product.product_line == product_line)
     if amount is not None:

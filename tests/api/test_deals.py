@@ -36,7 +36,7 @@ from tests.deals_support import (
     publish,
 )
 from tests.products_support import cny, order_terms, warehouse_terms
-from tests.support import access_token, client_token, global_id, gql
+from tests.support import access_token, client_token, global_id, gql, relate
 
 DEAL_FIELDS = """
     id status productLine channel channelClientId productVersion
@@ -210,8 +210,8 @@ async def case_core_not_eligible(a: Api) -> tuple[str, dict[str, Any]]:
 
 
 async def case_seller_mismatch(a: Api) -> tuple[str, dict[str, Any]]:
-    # The partner submits an order for another trading company, then applies for the
-    # world's trading company with it.
+    # The partner submits an order for another trading company (which it acts for too), then
+    # applies for the world's trading company with it.
     state = a.state
     async with open_session(state.sessions, PLATFORM_SCOPE) as s:
         other = await party_service.create_organization(
@@ -222,6 +222,7 @@ async def case_seller_mismatch(a: Api) -> tuple[str, dict[str, Any]]:
             social_credit_code=social_credit_code(77),
         )
         await s.commit()
+    await relate(state, agent_organization_id=a.m.partner.organization_id, organization_id=other.id)
     partner = a.m.partner.actor()
     async with session_of(state, partner) as s:
         order = await collateral_service.create_purchase_order(
@@ -301,6 +302,9 @@ async def case_receipts_missing(a: Api) -> tuple[str, dict[str, Any]]:
 
 async def case_too_old(a: Api) -> tuple[str, dict[str, Any]]:
     # Li Wei, born 1949-12-31, applies through the partner app: 76, the product takes 22-55.
+    await relate(
+        a.state, agent_organization_id=a.m.partner.organization_id, person_id=a.m.world.person_id
+    )
     return "partner", consumer_input(a, applicantId=global_id("Person", a.m.world.person_id))
 
 
@@ -333,7 +337,6 @@ Case = Callable[[Api], Awaitable[tuple[str, dict[str, Any]]]]
 CASES: list[tuple[str, Case, str]] = [
     ("order not confirmed", case_not_confirmed, "PURCHASE_ORDER_NOT_CONFIRMED"),
     ("buyer not eligible", case_core_not_eligible, "CORE_ENTERPRISE_NOT_ELIGIBLE"),
-    ("seller is not the applicant", case_seller_mismatch, "PURCHASE_ORDER_SELLER_MISMATCH"),
     ("order fell due", case_matured, "PURCHASE_ORDER_MATURED"),
     ("above the advance rate", case_advance, "ADVANCE_RATE_EXCEEDED"),
     ("no order", case_order_missing, "COLLATERAL_REQUIRED"),
@@ -347,6 +350,23 @@ CASES: list[tuple[str, Case, str]] = [
     ("no consent", case_consent, "CONSENT_REQUIRED"),
     ("product retired", case_retired, "PRODUCT_NOT_AVAILABLE"),
 ]
+
+
+async def test_an_order_owed_to_another_seller_is_refused_when_the_deal_is_created(
+    client: httpx.AsyncClient, app_state: AppState, owner_engine: AsyncEngine
+) -> None:
+    """The database refuses a deal whose order is owed to another company than the applicant
+    (naming it would have shown the funder another seller's order), so the rule that
+    submission checks as well already holds when the draft is created."""
+    a = await _api(client, app_state)
+    who, input = await case_seller_mismatch(a)
+    before = await counts(owner_engine)
+    payload = (await a.call(who, CREATE, {"input": input}))["createDeal"]
+    assert payload["deal"] is None
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [
+        ("PURCHASE_ORDER_SELLER_MISMATCH", "purchaseOrderId")
+    ]
+    assert await counts(owner_engine) == before
 
 
 @pytest.mark.parametrize("rule", CASES, ids=[c[0] for c in CASES])

@@ -35,7 +35,7 @@ from domain.products.models import ProductLine
 from lendgraph.demo import SEEDER
 from tenants import repository as tenant_repository
 from tenants import service as tenant_service
-from tenants.models import ClientKind, Membership
+from tenants.models import ClientKind, Membership, TenantKind
 from tests.collateral_support import (
     gql_upload,
     issue_receipt,
@@ -47,7 +47,7 @@ from tests.collateral_support import (
 )
 from tests.deals_support import CONSENT, App, Borrower, apply, resident_id
 from tests.products_support import cny, consumer_terms, order_terms, warehouse_terms
-from tests.support import World, access_token, client_token, global_id, gql, seed_world
+from tests.support import World, access_token, client_token, global_id, gql, relate, seed_world
 
 NODE = """
 query Node($id: ID!) {
@@ -272,6 +272,9 @@ async def _deals(
         await s.commit()
     applicant = Borrower(person.id, user.user.id, APPLICANT_EMAIL)
     partner = App(partner_org, ("chain-partner", "chain-partner-secret"))
+    # The partner acts for the trading company, bank A's own app for the cargo owner.
+    await relate(state, agent_organization_id=partner_org, organization_id=world.borrower_org_id)
+    await relate(state, agent_tenant_id=world.a.id, organization_id=chain.cargo_owner_id)
     money = Money.parse("50000.00", "CNY")
     ids["applicant_person"] = person.id
     ids["deal_b"] = (
@@ -369,6 +372,40 @@ async def ctx(client: httpx.AsyncClient, app_state: AppState, owner_engine: Asyn
     }
     platform_ids = await _platform_ids(owner_engine, world)
     deals = await _deals(app_state, world, chain, platform_ids["partner_org"])
+    # The partner applied for the trading company, and bank A's own app for the cargo
+    # owner, while they acted for them; both parties have since revoked that, so each app
+    # keeps its deal but sees nothing else of the party's. Bank B's own app acts for the
+    # borrower who applied to it.
+    async with open_session(app_state.sessions, PLATFORM_SCOPE) as s:
+        await party_service.revoke_agent(
+            s,
+            SEEDER,
+            agent=party_service.Agent(organization_id=platform_ids["partner_org"]),
+            party=party_service.Party(organization_id=world.borrower_org_id),
+        )
+        await party_service.revoke_agent(
+            s,
+            SEEDER,
+            agent=party_service.Agent(tenant_id=world.a.id),
+            party=party_service.Party(organization_id=chain.cargo_owner_id),
+        )
+        # A funder with no product on offer: unlisted, so nobody's but the operator's.
+        unlisted = await tenant_service.create_tenant(
+            s,
+            SEEDER,
+            name="Bank C",
+            slug="bank-c",
+            kind=TenantKind.BANK,
+            time_zone="Asia/Shanghai",
+            currency="CNY",
+        )
+        await s.commit()
+    await relate(app_state, agent_tenant_id=world.b.id, person_id=deals["applicant_person"])
+    await relate(
+        app_state,
+        agent_organization_id=platform_ids["partner_org"],
+        person_id=deals["applicant_person"],
+    )
     tokens = {
         "platform": await access_token(client, world.admin_email),
         "admin_a": await access_token(client, world.a.admin_email),
@@ -387,7 +424,12 @@ async def ctx(client: httpx.AsyncClient, app_state: AppState, owner_engine: Asyn
             app_state,
             "writer-a",
             world.a.id,
-            [Scope.USERS_WRITE.value, Scope.CLIENTS_WRITE.value, Scope.PRODUCTS_WRITE.value],
+            [
+                Scope.USERS_WRITE.value,
+                Scope.CLIENTS_WRITE.value,
+                Scope.PRODUCTS_WRITE.value,
+                Scope.TENANTS_WRITE.value,
+            ],
         ),
         "shared_in_a": await access_token(client, SHARED_EMAIL, tenant="bank-a"),
         # Users of the supply chain's organizations, each with every scope of its role.
@@ -403,6 +445,7 @@ async def ctx(client: httpx.AsyncClient, app_state: AppState, owner_engine: Asyn
     ids = {
         "tenant_a": world.a.id,
         "tenant_b": world.b.id,
+        "tenant_c": unlisted.id,
         "admin_a": world.a.admin_user_id,
         "admin_b": world.b.admin_user_id,
         "svc_client_a": world.a.service_client_pk,
@@ -450,12 +493,21 @@ class Case:
 
 CASES = [
     Case(
-        "tenant-of-B",
+        # A funder with an offer in the marketplace is platform-level data (the marketplace
+        # shows it as a product's funder): every principal that may read funders sees it.
+        "listed-tenant-of-B",
         "Tenant",
         "tenant_b",
-        strangers=("admin_a", "svc_a", "svc_a_wide", "shared_in_a"),
-        owners=("admin_b", "svc_b", "platform"),
-        secret=lambda c: "bank-b",
+        strangers=(),
+        owners=("admin_b", "svc_b", "platform", "admin_a", "svc_a", "svc_a_wide", "shared_in_a"),
+    ),
+    Case(
+        "unlisted-tenant",
+        "Tenant",
+        "tenant_c",
+        strangers=("admin_a", "svc_a", "svc_a_wide", "shared_in_a", "admin_b", "applicant"),
+        owners=("platform",),
+        secret=lambda c: "bank-c",
     ),
     Case(
         "user-of-B",
@@ -490,11 +542,12 @@ CASES = [
         secret=lambda c: c.world.partner_client[0],
     ),
     Case(
+        # A funder sees the applicants of its own deals (bank B: the partner's application).
         "trade-enterprise",
         "Organization",
         "trade_org",
-        strangers=("admin_a", "svc_a", "svc_a_wide", "admin_b"),
-        owners=("platform",),
+        strangers=("admin_a", "svc_a", "svc_a_wide", "partner_app", "applicant"),
+        owners=("platform", "admin_b", "seller"),
         secret=lambda c: "Trader Co",
     ),
     Case(
@@ -550,12 +603,13 @@ CASES = [
         secret=lambda c: RECEIPT_NUMBER,
     ),
     Case(
-        # By ID a document is its owner's: the buyer sees it only through the order.
+        # A document is its owner's and, by ID too, whoever sees what it is attached to (the
+        # buyer of the order).
         "document-attached-to-an-order",
         "Document",
         "document",
-        strangers=("core", "other_core", "depot", "cargo_owner", "admin_a", "svc_a_wide"),
-        owners=("seller", "platform"),
+        strangers=("other_core", "depot", "cargo_owner", "admin_a", "svc_a_wide", "partner_app"),
+        owners=("seller", "platform", "core"),
         secret=lambda c: DOCUMENT_NAME,
     ),
     Case(
@@ -674,15 +728,17 @@ async def test_nodes_batch_filters_each_id(client: httpx.AsyncClient, ctx: Ctx) 
         assert "errors" not in body, body
         return [n["id"] if n else None for n in body["data"]["nodes"]]
 
-    a_sees = [None, None, None, ids[3], ids[4], ids[5], None, None, None, None]
-    assert await ask("admin_a") == a_sees
-    assert await ask("svc_a") == a_sees
-    assert await ask("svc_a_wide") == [*a_sees[:8], ids[8], None]
-    assert await ask("admin_b") == [*ids[:3], None, None, None, None, None, None, ids[9]]
+    # Both banks are listed (marketplace data); a funder's staff read public organizations.
+    svc_a = [ids[0], None, None, ids[3], ids[4], ids[5], None, None, None, None]
+    assert await ask("svc_a") == svc_a
+    assert await ask("admin_a") == [*svc_a[:8], ids[8], None]
+    assert await ask("svc_a_wide") == [*svc_a[:8], ids[8], None]
+    # Bank B also sees the trading company: the applicant of one of its deals.
+    assert await ask("admin_b") == [*ids[:4], None, None, ids[6], None, ids[8], ids[9]]
     assert await ask("platform") == ids
 
     response = await gql(client, ctx.tokens["admin_a"], NODES, {"ids": ids})
-    for leaked in ("bank-b", ctx.world.b.admin_email, "svc-b", "Trader Co", "Li Wei", "B draft"):
+    for leaked in (ctx.world.b.admin_email, "svc-b", "Trader Co", "Li Wei", "B draft"):
         assert leaked not in response.text
 
 
@@ -701,13 +757,14 @@ async def test_nodes_batch_filters_each_supply_chain_id(
     expected: dict[str, list[str | None]] = {
         "platform": ids,
         "seller": [ids[0], None, ids[2], None, ids[4]],
-        "core": [ids[0], None, None, None, None],
+        "core": [ids[0], None, ids[2], None, None],
         "depot": [None, ids[1], None, ids[3], None],
         "cargo_owner": [None, ids[1], None, None, None],
         "other_core": nobody,
         "partner_app": nobody,
         "admin_a": nobody,
         "svc_a_wide": nobody,
+        "admin_b": nobody,
     }
     for principal, sees in expected.items():
         response = await gql(client, ctx.tokens[principal], NODES, {"ids": ids})
@@ -720,7 +777,7 @@ async def test_nodes_batch_filters_each_supply_chain_id(
                 assert leaked not in response.text, principal
 
 
-async def test_counterparties_reach_attached_documents_only_through_the_order(
+async def test_counterparties_reach_attached_documents_through_the_order_and_by_id(
     client: httpx.AsyncClient, ctx: Ctx
 ) -> None:
     query = (
@@ -732,8 +789,11 @@ async def test_counterparties_reach_attached_documents_only_through_the_order(
             client, ctx.tokens[principal], query, {"id": ctx.gid("PurchaseOrder", "order")}
         )
         assert response.json() == {"data": {"node": {"documents": [document]}}}, principal
-    # The buyer asking for the document itself by ID: null (see CASES).
-    assert await _node(client, ctx.tokens["core"], document["id"]) is None
+    # The buyer asking for the document itself by ID gets what the order showed it.
+    found = await _node(client, ctx.tokens["core"], document["id"])
+    assert found is not None and found["fileName"] == DOCUMENT_NAME
+    # A party that does not see the order reaches the document neither way.
+    assert await _node(client, ctx.tokens["other_core"], document["id"]) is None
 
 
 async def test_membership_of_another_tenant_is_not_shown_through_the_user(
@@ -865,6 +925,20 @@ mutation($input: CreateUserInput!) {
 CREATE_CLIENT = """
 mutation($input: CreateOAuthClientInput!) {
   createOAuthClient(input: $input) { client { id } clientSecret userErrors { field code message } }
+}"""
+SET_TENANT_STATUS = """
+mutation($input: SetTenantStatusInput!) {
+  setTenantStatus(input: $input) { tenant { id } userErrors { field code message } }
+}"""
+AUTHORIZE_AGENT = """
+mutation($input: AgentInput!) {
+  authorizeAgent(input: $input) { authorization { id } userErrors { field code message } }
+}"""
+REVOKE_AGENT = """
+mutation($input: AgentInput!) {
+  revokeAgentAuthorization(input: $input) {
+    authorization { id } userErrors { field code message }
+  }
 }"""
 DISABLE_USER = """
 mutation($input: DisableInput!) {
@@ -1268,12 +1342,18 @@ DEAL_ID_ARGS = [
         "applicantId",
         CREATE_DEAL,
         "deal",
-        lambda c, gid: {**_deal_input(c, "product_b_orders", "trade_org"), "applicantId": gid},
-        # A partner app applies for companies it cannot see (by design), so the hidden
-        # organization it may not name is one of another kind.
-        invisible=lambda c: c.gid("Organization", "cargo_owner"),
-        wrong_type=lambda c: global_id("Tenant", c.ids["trade_org"]),
-        visible=lambda c: c.gid("Organization", "trade_org"),
+        lambda c, gid: {
+            "productId": c.gid("Product", "product_b_published"),
+            "applicantId": gid,
+            "amount": {"amount": "50000.00", "currency": "CNY"},
+            "term": 12,
+            "purpose": "Home renovation",
+        },
+        # A partner app applies only for the persons it acts for (the borrower who applied to
+        # bank B authorised it); to it, anyone else does not exist.
+        invisible=lambda c: c.gid("Person", "person"),
+        wrong_type=lambda c: global_id("Tenant", c.ids["applicant_person"]),
+        visible=lambda c: c.gid("Person", "applicant_person"),
         stranger="partner_app",
         user="partner_app",
     ),
@@ -1459,6 +1539,70 @@ ID_ARGS = [
         invisible=lambda c: c.gid("User", "admin_b"),
         wrong_type=lambda c: global_id("OAuthClient", c.ids["admin_b"]),
         visible=lambda c: c.gid("User", "admin_b"),
+    ),
+    IdArg(
+        "setTenantStatus",
+        "id",
+        SET_TENANT_STATUS,
+        "tenant",
+        lambda c, gid: {"id": gid, "status": "DISABLED"},
+        invisible=lambda c: c.gid("Tenant", "tenant_b"),
+        wrong_type=lambda c: global_id("User", c.ids["tenant_b"]),
+        visible=lambda c: c.gid("Tenant", "tenant_b"),
+    ),
+    IdArg(
+        # A party names a funder it sees (a listed one) as its agent; the unlisted one does
+        # not exist to it.
+        "authorizeAgent",
+        "agentId",
+        AUTHORIZE_AGENT,
+        "authorization",
+        lambda c, gid: {"agentId": gid},
+        invisible=lambda c: c.gid("Tenant", "tenant_c"),
+        wrong_type=lambda c: global_id("Deal", c.ids["tenant_b"]),
+        visible=lambda c: c.gid("Tenant", "tenant_a"),
+        stranger="applicant",
+        user="applicant",
+    ),
+    IdArg(
+        # Only the operator names another party; anyone else authorises for itself.
+        "authorizeAgent",
+        "partyId",
+        AUTHORIZE_AGENT,
+        "authorization",
+        lambda c, gid: {"agentId": c.gid("Tenant", "tenant_a"), "partyId": gid},
+        invisible=lambda c: c.gid("Person", "person"),
+        wrong_type=lambda c: global_id("Tenant", c.ids["person"]),
+        visible=lambda c: c.gid("Person", "applicant_person"),
+        stranger="applicant",
+        user="applicant",
+        refusal="FORBIDDEN",
+    ),
+    IdArg(
+        # The borrower ends its relationship with bank B; it has none with bank C.
+        "revokeAgentAuthorization",
+        "agentId",
+        REVOKE_AGENT,
+        "authorization",
+        lambda c, gid: {"agentId": gid},
+        invisible=lambda c: c.gid("Tenant", "tenant_c"),
+        wrong_type=lambda c: global_id("User", c.ids["tenant_b"]),
+        visible=lambda c: c.gid("Tenant", "tenant_b"),
+        stranger="applicant",
+        user="applicant",
+    ),
+    IdArg(
+        # An agent (or the operator) names the party; another party's relationship with the
+        # agent is nobody else's to end.
+        "revokeAgentAuthorization",
+        "partyId",
+        REVOKE_AGENT,
+        "authorization",
+        lambda c, gid: {"agentId": c.gid("Tenant", "tenant_b"), "partyId": gid},
+        invisible=lambda c: c.gid("Person", "person"),
+        wrong_type=lambda c: global_id("Tenant", c.ids["person"]),
+        visible=lambda c: c.gid("Person", "applicant_person"),
+        stranger="applicant",
     ),
     IdArg(
         "disableOAuthClient",

@@ -27,7 +27,7 @@ from lendgraph.demo import SEEDER
 from tenants import service as tenant_service
 from tenants.models import ClientKind
 from tests.collateral_support import Chain, social_credit_code, supply_chain
-from tests.support import World, access_token, client_token, global_id, gql, seed_world
+from tests.support import World, access_token, client_token, global_id, gql, relate, seed_world
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 4096
@@ -291,7 +291,7 @@ async def test_a_partner_app_submits_for_the_seller(client, app_state) -> None:
             SEEDER,
             name="loan mall",
             kind=ClientKind.PARTNER_APP,
-            scopes=["collateral:read", "collateral:write"],
+            scopes=["collateral:read", "collateral:write", "organizations:read"],
             organization_id=partner.id,
             credentials=creds,
         )
@@ -303,6 +303,13 @@ async def test_a_partner_app_submits_for_the_seller(client, app_state) -> None:
         **_order_input(world),
         "sellerId": global_id("Organization", world.borrower_org_id),
     }
+    # Until the seller authorises the partner (or the partner onboarded it), the seller does
+    # not exist to the partner, and nothing is written.
+    refused = _data(await gql(client, token, CREATE_ORDER, {"input": on_behalf}))
+    assert [(e["field"], e["code"]) for e in refused["createPurchaseOrder"]["userErrors"]] == [
+        ("sellerId", "NOT_FOUND")
+    ]
+    await relate(app_state, agent_organization_id=partner.id, organization_id=world.borrower_org_id)
     payload = _data(await gql(client, token, CREATE_ORDER, {"input": on_behalf}))[
         "createPurchaseOrder"
     ]

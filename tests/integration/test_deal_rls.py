@@ -111,22 +111,34 @@ async def test_an_applicant_sees_only_its_own(app_state) -> None:
         assert await _ids(conn, "select id from deals") == {deals["owner"]}
 
 
-@pytest.mark.parametrize("status", ["FIRST_REVIEW", "APPROVED", "ACTIVE", "SETTLED"])
-async def test_parties_cannot_decide_for_the_funder(app_state, status: str) -> None:
+@pytest.mark.parametrize(
+    "status", ["FIRST_REVIEW", "RETURNED", "REJECTED", "APPROVED", "ACTIVE", "SETTLED"]
+)
+async def test_parties_cannot_decide_for_the_funder(app_state, owner_engine, status: str) -> None:
+    """From SUBMITTED, an applicant's or a partner app's session cannot make any of the
+    funder's decisions, even along an edge of the lifecycle (FIRST_REVIEW, RETURNED,
+    REJECTED are edges from SUBMITTED or later; the rest are not edges at all)."""
     m, deals = await _deals(app_state)
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text("update deals set status = 'SUBMITTED', submitted_at = now() where id = any(:d)"),
+            {"d": [deals["young"], deals["partner"]]},
+        )
     person = {"person_id": str(m.young.person_id), "user_id": str(m.young.user_id)}
     for values, deal in ((person, deals["young"]), (_partner(m), deals["partner"])):
         with pytest.raises(DBAPIError) as caught:
             async with as_app(app_state, **values) as conn:
                 await conn.execute(
-                    text("update deals set status = :s, submitted_at = now() where id = :d"),
-                    {"s": status, "d": deal},
+                    text("update deals set status = :s where id = :d"), {"s": status, "d": deal}
                 )
-        assert RLS_VIOLATION in str(caught.value)
-    # What they may do: submit (the use case checks the rules first).
+        refused = str(caught.value)
+        assert any(
+            why in refused for why in (RLS_VIOLATION, "only the funder makes", "cannot become")
+        ), refused
+    # What they may do from here: withdraw.
     async with as_app(app_state, **person) as conn:
         result = await conn.execute(
-            text("update deals set status = 'SUBMITTED', submitted_at = now() where id = :d"),
+            text("update deals set status = 'WITHDRAWN', withdrawn_at = now() where id = :d"),
             {"d": deals["young"]},
         )
         assert result.rowcount == 1

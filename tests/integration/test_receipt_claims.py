@@ -15,8 +15,8 @@ from domain.collateral.models import ReceiptClaim
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money
 from tests.collateral_support import issue_receipt, session_of, supply_chain, tenant_session
-from tests.deals_support import stub_deal
-from tests.support import seed_world
+from tests.deals_support import let_go, stub_deal
+from tests.support import seed_world, wait_until_blocked
 
 LIVE_CLAIMS = (
     "select tenant_id, deal_id from receipt_claims where receipt_id = :r and released_at is null"
@@ -61,10 +61,18 @@ async def test_two_funders_claiming_one_receipt_at_once_exactly_one_wins(
     barrier = asyncio.Barrier(2)
     results = await asyncio.gather(
         _claim_at_once(
-            app_state, barrier, world.a.id, receipt_id, await stub_deal(owner_engine, world.a.id)
+            app_state,
+            barrier,
+            world.a.id,
+            receipt_id,
+            await stub_deal(owner_engine, world.a.id, receipt_id),
         ),
         _claim_at_once(
-            app_state, barrier, world.b.id, receipt_id, await stub_deal(owner_engine, world.b.id)
+            app_state,
+            barrier,
+            world.b.id,
+            receipt_id,
+            await stub_deal(owner_engine, world.b.id, receipt_id),
         ),
     )
 
@@ -78,6 +86,7 @@ async def test_two_funders_claiming_one_receipt_at_once_exactly_one_wins(
 
     # The winner releases; the loser's funder can now claim it for a new deal.
     loser_tenant = world.b.id if winner.tenant_id == world.a.id else world.a.id
+    await let_go(owner_engine, winner_deal)
     async with tenant_session(app_state, winner.tenant_id) as s:
         released = await service.release_receipt(
             s, receipt_id=receipt_id, tenant_id=winner.tenant_id, deal_id=winner_deal
@@ -85,7 +94,7 @@ async def test_two_funders_claiming_one_receipt_at_once_exactly_one_wins(
         await s.commit()
     assert released.released_at is not None
     assert await _live(owner_engine, receipt_id) == []
-    new_deal = await stub_deal(owner_engine, loser_tenant)
+    new_deal = await stub_deal(owner_engine, loser_tenant, receipt_id)
     async with tenant_session(app_state, loser_tenant) as s:
         claim = await service.claim_receipt(
             s, receipt_id=receipt_id, tenant_id=loser_tenant, deal_id=new_deal
@@ -102,8 +111,8 @@ async def test_a_claim_waits_for_an_uncommitted_rival(app_state, owner_engine) -
     chain = await supply_chain(app_state, world)
     receipt_id = await issue_receipt(app_state, chain)
 
-    deal_a = await stub_deal(owner_engine, world.a.id)
-    deal_b = await stub_deal(owner_engine, world.b.id)
+    deal_a = await stub_deal(owner_engine, world.a.id, receipt_id)
+    deal_b = await stub_deal(owner_engine, world.b.id, receipt_id)
     first = tenant_session(app_state, world.a.id)
     await service.claim_receipt(first, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal_a)
 
@@ -116,7 +125,7 @@ async def test_a_claim_waits_for_an_uncommitted_rival(app_state, owner_engine) -
             return claim
 
     waiting = asyncio.create_task(second())
-    await asyncio.sleep(0.5)
+    await wait_until_blocked(owner_engine)
     assert not waiting.done(), "the second claim did not wait for the first"
     await first.rollback()
     await first.close()
@@ -129,7 +138,7 @@ async def test_claiming_again_for_the_same_deal_is_idempotent(app_state, owner_e
     world = await seed_world(app_state)
     chain = await supply_chain(app_state, world)
     receipt_id = await issue_receipt(app_state, chain)
-    deal = await stub_deal(owner_engine, world.a.id)
+    deal = await stub_deal(owner_engine, world.a.id, receipt_id)
     async with tenant_session(app_state, world.a.id) as s:
         one = await service.claim_receipt(
             s, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal
@@ -153,7 +162,7 @@ async def test_claims_are_the_claiming_funders_own(app_state, owner_engine) -> N
     world = await seed_world(app_state)
     chain = await supply_chain(app_state, world)
     receipt_id = await issue_receipt(app_state, chain)
-    deal = await stub_deal(owner_engine, world.a.id)
+    deal = await stub_deal(owner_engine, world.a.id, receipt_id)
     async with tenant_session(app_state, world.a.id) as s:
         await service.claim_receipt(s, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal)
         # A claim for another funder than the bound one is refused by row-level security.
@@ -177,6 +186,7 @@ async def test_claims_are_the_claiming_funders_own(app_state, owner_engine) -> N
         assert caught.value.code is ErrorCode.NOT_FOUND
     assert await _live(owner_engine, receipt_id) == [(world.a.id, deal)]
 
+    await let_go(owner_engine, deal)
     async with tenant_session(app_state, world.a.id) as s:
         # The claimant reads the valuation inputs: 25.5 t x 68,000.00 = 1,734,000.00 CNY.
         inputs = await service.receipt_valuation_inputs(s, receipt_id=receipt_id)
@@ -198,9 +208,12 @@ async def test_a_released_claim_stays_released(app_state, owner_engine) -> None:
     world = await seed_world(app_state)
     chain = await supply_chain(app_state, world)
     receipt_id = await issue_receipt(app_state, chain)
-    deal = await stub_deal(owner_engine, world.a.id)
+    deal = await stub_deal(owner_engine, world.a.id, receipt_id)
     async with tenant_session(app_state, world.a.id) as s:
         await service.claim_receipt(s, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal)
+        await s.commit()
+    await let_go(owner_engine, deal)
+    async with tenant_session(app_state, world.a.id) as s:
         await service.release_receipt(s, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal)
         await s.commit()
     async with tenant_session(app_state, world.a.id) as s:
@@ -233,7 +246,7 @@ async def test_a_pledged_receipt_cannot_be_cancelled(app_state, owner_engine) ->
     world = await seed_world(app_state)
     chain = await supply_chain(app_state, world)
     receipt_id = await issue_receipt(app_state, chain)
-    deal = await stub_deal(owner_engine, world.a.id)
+    deal = await stub_deal(owner_engine, world.a.id, receipt_id)
     async with tenant_session(app_state, world.a.id) as s:
         await service.claim_receipt(s, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal)
         await s.commit()
@@ -245,6 +258,7 @@ async def test_a_pledged_receipt_cannot_be_cancelled(app_state, owner_engine) ->
             )
         assert caught.value.code is ErrorCode.RECEIPT_ALREADY_PLEDGED
         await s.rollback()
+    await let_go(owner_engine, deal)
     async with tenant_session(app_state, world.a.id) as s:
         await service.release_receipt(s, receipt_id=receipt_id, tenant_id=world.a.id, deal_id=deal)
         await s.commit()
@@ -270,7 +284,7 @@ async def test_a_claim_and_a_cancellation_racing_are_serialised(app_state, owner
         claimer,
         receipt_id=receipt_id,
         tenant_id=world.a.id,
-        deal_id=await stub_deal(owner_engine, world.a.id),
+        deal_id=await stub_deal(owner_engine, world.a.id, receipt_id),
     )
 
     async def cancel(rid: uuid.UUID) -> object:
@@ -285,7 +299,7 @@ async def test_a_claim_and_a_cancellation_racing_are_serialised(app_state, owner
             return result
 
     waiting = asyncio.create_task(cancel(receipt_id))
-    await asyncio.sleep(0.5)
+    await wait_until_blocked(owner_engine)
     assert not waiting.done()
     await claimer.commit()
     await claimer.close()
@@ -307,7 +321,7 @@ async def test_a_claim_and_a_cancellation_racing_are_serialised(app_state, owner
                 return refusal
 
     waiting = asyncio.create_task(claim())
-    await asyncio.sleep(0.5)
+    await wait_until_blocked(owner_engine)
     assert not waiting.done()
     await canceller.commit()
     await canceller.close()

@@ -46,25 +46,43 @@ TENANT_BLIND_TABLES = PLATFORM_ONLY_TENANT_TABLES | PRINCIPAL_TENANT_TABLES
 OWN_ROWS = {
     "tenants": "id = :a",
     "users": "exists (select 1 from memberships m where m.user_id = users.id and m.tenant_id = :a)",
-    # Deals (0005): a funder sees the applicants of its own deals.
+    # Deals (0005) and relationships (0006): a funder sees the applicants of its own deals
+    # and the parties it acts for (its live customers).
     "persons": "exists (select 1 from deals d"
-    " where d.applicant_person_id = persons.id and d.tenant_id = :a)",
+    " where d.applicant_person_id = persons.id and d.tenant_id = :a)"
+    " or exists (select 1 from tenant_customers c where c.person_id = persons.id"
+    " and c.tenant_id = :a and c.revoked_at is null)",
     "organizations": "exists (select 1 from deals d"
-    " where d.applicant_organization_id = organizations.id and d.tenant_id = :a)",
-    # Supply chain (0003, widened by 0005): a funder sees the orders and receipts its deals
-    # name, the receipts its deals have claimed, and the documents attached to any of them.
+    " where d.applicant_organization_id = organizations.id and d.tenant_id = :a)"
+    " or exists (select 1 from tenant_customers c where c.organization_id = organizations.id"
+    " and c.tenant_id = :a and c.revoked_at is null)",
+    # Supply chain (0003, widened by 0005 and 0006): a funder sees the orders and receipts
+    # its deals name, the receipts its deals have claimed, those of its customers, and the
+    # documents attached to any of them.
     "purchase_orders": "exists (select 1 from deals d"
-    " where d.purchase_order_id = purchase_orders.id and d.tenant_id = :a)",
+    " where d.purchase_order_id = purchase_orders.id and d.tenant_id = :a)"
+    " or exists (select 1 from tenant_customers c where c.tenant_id = :a"
+    " and c.organization_id = purchase_orders.seller_organization_id and c.revoked_at is null)",
     "warehouse_receipts": "exists (select 1 from receipt_claims c"
     " where c.receipt_id = warehouse_receipts.id and c.tenant_id = :a)"
     " or exists (select 1 from deals d"
-    " where d.tenant_id = :a and d.warehouse_receipt_ids @> array[warehouse_receipts.id])",
-    "documents": "exists (select 1 from receipt_claims c"
-    " where c.receipt_id = documents.warehouse_receipt_id and c.tenant_id = :a)"
+    " where d.tenant_id = :a and d.warehouse_receipt_ids @> array[warehouse_receipts.id])"
+    " or exists (select 1 from tenant_customers c where c.tenant_id = :a"
+    " and c.organization_id = warehouse_receipts.owner_organization_id"
+    " and c.revoked_at is null)",
+    "documents": "exists (select 1 from warehouse_receipts r where r.id ="
+    " documents.warehouse_receipt_id and (exists (select 1 from receipt_claims c"
+    " where c.receipt_id = r.id and c.tenant_id = :a)"
     " or exists (select 1 from deals d where d.tenant_id = :a"
-    " and d.warehouse_receipt_ids @> array[documents.warehouse_receipt_id])"
-    " or exists (select 1 from deals d"
-    " where d.tenant_id = :a and d.purchase_order_id = documents.purchase_order_id)",
+    " and d.warehouse_receipt_ids @> array[r.id])"
+    " or exists (select 1 from tenant_customers c where c.tenant_id = :a"
+    " and c.organization_id = r.owner_organization_id and c.revoked_at is null)))"
+    " or exists (select 1 from purchase_orders p where p.id = documents.purchase_order_id"
+    " and (exists (select 1 from deals d where d.tenant_id = :a and d.purchase_order_id = p.id)"
+    " or exists (select 1 from tenant_customers c where c.tenant_id = :a"
+    " and c.organization_id = p.seller_organization_id and c.revoked_at is null)))",
+    # A funder sees no organization's agents (its own relationships are tenant rows).
+    "party_agents": "false",
 }
 
 PUBLIC_ORGANIZATION_KIND_NAMES = frozenset({"CORE_ENTERPRISE", "WAREHOUSE", "PARTNER"})
@@ -78,12 +96,18 @@ PUBLIC_ROWS: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"organizations"}),
         "kind in ('CORE_ENTERPRISE', 'WAREHOUSE', 'PARTNER')",
     ),
-    "products": (frozenset({"products"}), "status = 'PUBLISHED'"),
+    # Published by an ACTIVE funder (0006: a disabled funder's products are not public).
+    "products": (
+        frozenset({"products"}),
+        "status = 'PUBLISHED' and exists (select 1 from tenants t"
+        " where t.id = products.tenant_id and t.status = 'ACTIVE')",
+    ),
     "product_versions": (
         frozenset({"products", "product_versions"}),
-        "exists (select 1 from products p where p.tenant_id = product_versions.tenant_id"
+        "exists (select 1 from products p join tenants t on t.id = p.tenant_id"
+        " where p.tenant_id = product_versions.tenant_id"
         " and p.id = product_versions.product_id and p.status = 'PUBLISHED'"
-        " and p.current_version = product_versions.version)",
+        " and t.status = 'ACTIVE' and p.current_version = product_versions.version)",
     ),
     "tenants": (
         frozenset({"tenants", "products"}),
@@ -477,7 +501,7 @@ async def _seed_supply_chain(conn: AsyncConnection, world: World) -> None:
                 text("select id from organizations where kind = :k limit 1"), {"k": kind}
             )
         ).scalar_one()
-        for kind in ("TRADE_ENTERPRISE", "CORE_ENTERPRISE", "WAREHOUSE", "CARGO_OWNER")
+        for kind in ("TRADE_ENTERPRISE", "CORE_ENTERPRISE", "WAREHOUSE", "CARGO_OWNER", "PARTNER")
     }
     other_trader, other_cargo, other_person = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     for org_id, kind, code in (
@@ -511,6 +535,39 @@ async def _seed_supply_chain(conn: AsyncConnection, world: World) -> None:
     await _insert_order(
         conn, world, org["TRADE_ENTERPRISE"], core, number="PO-4", status="CONFIRMED"
     )
+    # Relationships (0006): the warehouse stores for both cargo owners; the partner acts for
+    # A's trader; each funder's own app acts for one person and one company of its own, and
+    # A's relationship with B's trader has been revoked.
+    for cargo_id in (org["CARGO_OWNER"], other_cargo):
+        await conn.execute(
+            text(
+                "insert into party_agents (id, kind, agent_organization_id, organization_id,"
+                " granted_by) values (:id, 'STORES_FOR', :w, :o, 'PLATFORM')"
+            ),
+            {"id": uuid.uuid4(), "w": org["WAREHOUSE"], "o": cargo_id},
+        )
+    await conn.execute(
+        text(
+            "insert into party_agents (id, kind, agent_organization_id, organization_id,"
+            " granted_by) values (:id, 'ACTS_FOR', :p, :o, 'PLATFORM')"
+        ),
+        {"id": uuid.uuid4(), "p": org["PARTNER"], "o": org["TRADE_ENTERPRISE"]},
+    )
+    for tenant, person_id, org_id, revoked in (
+        (world.a.id, world.person_id, None, False),
+        (world.a.id, None, org["CARGO_OWNER"], False),
+        (world.a.id, None, other_trader, True),
+        (world.b.id, other_person, None, False),
+        (world.b.id, None, other_trader, False),
+    ):
+        await conn.execute(
+            text(
+                "insert into tenant_customers (tenant_id, id, person_id, organization_id,"
+                " granted_by, revoked_at) values (:t, :id, :p, :o, 'PLATFORM',"
+                " case when :r then now() end)"
+            ),
+            {"t": tenant, "id": uuid.uuid4(), "p": person_id, "o": org_id, "r": revoked},
+        )
     receipts = []
     for n in range(3):
         receipt = uuid.uuid4()
@@ -814,7 +871,7 @@ def _insert_builders(
         return (
             "insert into receipt_claims (tenant_id, id, receipt_id, deal_id)"
             " values (:t, :id, :r, :d)",
-            {"t": t, "id": uuid.uuid4(), "r": refs["free_receipt"], "d": refs["b_deal"]},
+            {"t": t, "id": uuid.uuid4(), "r": refs["free_receipt"], "d": refs["b_receipt_deal"]},
         )
 
     def deal(t: uuid.UUID | None) -> tuple[str, dict]:
@@ -830,7 +887,8 @@ def _insert_builders(
                 "org": None,
                 "po": None,
                 "receipts": [],
-                "channel": "FUNDER_APP",
+                # Direct: a funder's app would need the person as its customer (0006).
+                "channel": "DIRECT",
             },
         )
 
@@ -845,7 +903,7 @@ def _insert_builders(
         return (
             "insert into purchase_order_claims (tenant_id, id, purchase_order_id, deal_id)"
             " values (:t, :id, :o, :d)",
-            {"t": t, "id": uuid.uuid4(), "o": refs["free_order"], "d": refs["b_deal"]},
+            {"t": t, "id": uuid.uuid4(), "o": refs["free_order"], "d": refs["b_order_deal"]},
         )
 
     def idempotency_key(t: uuid.UUID | None) -> tuple[str, dict]:
@@ -855,7 +913,15 @@ def _insert_builders(
             {"id": uuid.uuid4(), "t": t, "k": secrets.token_hex(8)},
         )
 
+    def tenant_customer(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into tenant_customers (tenant_id, id, person_id, granted_by)"
+            " values (:t, :id, :p, 'PLATFORM')",
+            {"t": t, "id": uuid.uuid4(), "p": world.person_id},
+        )
+
     return {
+        "tenant_customers": tenant_customer,
         "memberships": membership,
         "oauth_clients": oauth_client,
         "refresh_tokens": refresh_token,
@@ -896,6 +962,47 @@ async def test_inserting_for_another_tenant_is_refused(app_state, owner_engine, 
             "select id from purchase_orders o where status = 'CONFIRMED' and not exists"
             " (select 1 from purchase_order_claims c where c.purchase_order_id = o.id)",
         )
+        # A claim holds what its deal names (0006): drafts of B naming the free order and
+        # the free receipt, each applied for by its owner.
+        product = await _scalar(
+            owner_engine,
+            "select id from products where tenant_id = :b and status = 'PUBLISHED'",
+            b=b,
+        )
+        for key, line, owner_sql, po, receipts in (
+            (
+                "b_order_deal",
+                "ORDER_FINANCING",
+                "select seller_organization_id from purchase_orders where id = :x",
+                refs["free_order"],
+                [],
+            ),
+            (
+                "b_receipt_deal",
+                "WAREHOUSE_RECEIPT_PLEDGE",
+                "select owner_organization_id from warehouse_receipts where id = :x",
+                None,
+                [refs["free_receipt"]],
+            ),
+        ):
+            refs[key] = uuid.uuid4()
+            applicant = await _scalar(owner_engine, owner_sql, x=po or receipts[0])
+            async with owner_engine.begin() as conn:
+                await conn.execute(
+                    text(INSERT_DEAL),
+                    {
+                        "t": b,
+                        "id": refs[key],
+                        "p": product,
+                        "v": 1,
+                        "line": line,
+                        "channel": "DIRECT",
+                        "person": None,
+                        "org": applicant,
+                        "po": po,
+                        "receipts": receipts,
+                    },
+                )
     builders = _insert_builders(world, refs)
     # A new insertable tenant table needs a row builder here, or it would go unchecked.
     missing = set(insertable) - set(builders)
@@ -932,8 +1039,6 @@ async def test_tenant_cannot_create_platform_rows(app_state, owner_engine) -> No
         " (gen_random_uuid(), 'CORE_ENTERPRISE', 'Rogue', 'R00000000000000000')",
         "insert into users (id, email, display_name, status) values"
         " (gen_random_uuid(), 'rogue@x.test', 'Rogue', 'ACTIVE')",
-        "insert into persons (id, full_name, resident_id_encrypted, resident_id_hash,"
-        " resident_id_masked) values (gen_random_uuid(), 'Rogue', '\\x00', '\\x01', '***')",
     ]
     for sql in statements:
         async with app_tx(app_state.engine, platform="on") as conn:
@@ -942,6 +1047,36 @@ async def test_tenant_cannot_create_platform_rows(app_state, owner_engine) -> No
             async with app_tx(app_state.engine, tenant_id=str(world.a.id)) as conn:
                 await conn.execute(text(sql))
         assert RLS_VIOLATION in str(caught.value), f"{sql}: {caught.value}"
+
+    # A funder's app onboards persons (0006), and the database records that it, and only it,
+    # acts for them: a row the tenant may read, which a tenant could not write by hand.
+    person = uuid.uuid4()
+    async with app_tx(app_state.engine, tenant_id=str(world.a.id)) as conn:
+        await conn.execute(
+            text(
+                "insert into persons (id, full_name, resident_id_encrypted, resident_id_hash,"
+                " resident_id_masked) values (:p, 'Newcomer', '\\x00', '\\x01', '***')"
+            ),
+            {"p": person},
+        )
+        rows = (
+            await conn.execute(
+                text("select tenant_id, granted_by from tenant_customers where person_id = :p"),
+                {"p": person},
+            )
+        ).all()
+        assert [tuple(r) for r in rows] == [(world.a.id, "ONBOARDING")]
+        assert await ids(conn, "select id from persons where id = :p", p=person) == {person}
+        with pytest.raises(DBAPIError) as caught:
+            async with conn.begin_nested():
+                await conn.execute(
+                    text(
+                        "insert into tenant_customers (tenant_id, id, person_id, granted_by)"
+                        " values (:t, gen_random_uuid(), :p, 'ONBOARDING')"
+                    ),
+                    {"t": world.a.id, "p": world.person_id},
+                )
+        assert RLS_VIOLATION in str(caught.value)
 
 
 async def test_updating_or_deleting_another_tenants_rows_touches_nothing(
@@ -953,8 +1088,9 @@ async def test_updating_or_deleting_another_tenants_rows_touches_nothing(
     tables = await tenant_tables(owner_engine)
     updatable = await app_privileged(owner_engine, role, tables, "UPDATE")
     deletable = await app_privileged(owner_engine, role, tables, "DELETE")
-    assert {"memberships", "oauth_clients", "events"} <= set(updatable)
-    assert "memberships" in deletable
+    assert {"oauth_clients", "events", "tenant_customers"} <= set(updatable)
+    # No use case deletes a tenant's rows (0006 took DELETE on memberships away).
+    assert deletable == []
     truth = {t: await by_tenant(owner_engine, t) for t in tables}
     others = "where tenant_id is distinct from :a"  # B's rows and platform-level ones
 

@@ -267,15 +267,6 @@ def test_financing_needs_a_confirmed_order() -> None:
         assert caught.value.code is ErrorCode.PURCHASE_ORDER_NOT_CONFIRMED
 
 
-def test_order_visibility_mirrors_row_level_security() -> None:
-    po = order()
-    for org in (SELLER, BUYER, PARTNER):
-        assert policy.order_visible(actor(org), po)
-    assert not policy.order_visible(actor(OTHER), po)
-    assert not policy.order_visible(actor(None), po)
-    assert policy.order_visible(actor(None, platform=True), po)
-
-
 # -- warehouse receipts ---------------------------------------------------------------------------
 
 
@@ -358,11 +349,3 @@ def test_a_receipt_is_cancelled_once() -> None:
     with pytest.raises(DomainError) as caught:
         policy.check_cancellable(receipt(WarehouseReceiptStatus.CANCELLED))
     assert caught.value.code is ErrorCode.INVALID_TRANSITION
-
-
-def test_receipt_visibility_mirrors_row_level_security() -> None:
-    wr = receipt()
-    assert policy.receipt_visible(actor(WAREHOUSE), wr)
-    assert policy.receipt_visible(actor(OWNER), wr)
-    assert not policy.receipt_visible(actor(OTHER), wr)
-    assert policy.receipt_visible(actor(None, platform=True), wr)

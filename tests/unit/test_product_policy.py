@@ -442,8 +442,19 @@ def test_quote_refuses_what_the_product_does_not_offer(
 # --- lifecycle and visibility --------------------------------------------------------------------
 
 
-def _product(status: ProductStatus, tenant: uuid.UUID = CORE) -> Product:
-    return Product(tenant_id=tenant, id=uuid.uuid4(), product_line=CC, name="p", status=status)
+def _product(
+    status: ProductStatus, tenant: uuid.UUID = CORE, *, listed: bool | None = None
+) -> Product:
+    # ``listed`` is the database's flag: PUBLISHED by an ACTIVE funder (so by default, here,
+    # exactly the published ones).
+    return Product(
+        tenant_id=tenant,
+        id=uuid.uuid4(),
+        product_line=CC,
+        name="p",
+        status=status,
+        listed=status is ProductStatus.PUBLISHED if listed is None else listed,
+    )
 
 
 def test_lifecycle() -> None:
@@ -488,3 +499,8 @@ def test_visibility() -> None:
     operator = _actor(None, Scope.PLATFORM_ADMIN)
     assert policy.product_visible(operator, draft)
     assert not policy.product_visible(_actor(None), live)
+    # Published by a disabled funder (not listed): its own staff and the operator only.
+    unlisted = _product(ProductStatus.PUBLISHED, mine, listed=False)
+    assert not policy.product_visible(partner, unlisted)
+    assert not policy.product_visible(own_market_only, unlisted)
+    assert policy.product_visible(staff, unlisted) and policy.product_visible(operator, unlisted)

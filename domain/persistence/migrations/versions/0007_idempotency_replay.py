@@ -18,14 +18,14 @@ security; PostgreSQL restores both when it returns. ``ix_idempotency_keys_create
 find them without reading the table.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-08
 """
 
 from alembic import context, op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

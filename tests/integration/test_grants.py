@@ -1,0 +1,216 @@
+"""The application role holds exactly the privileges its use cases need (least privilege):
+the expected grants are declared here, table by table and column by column, and compared with
+what PostgreSQL's catalog says the role holds, directly or through PUBLIC. Any extra privilege
+fails, and so does any declared one that is missing (a use case would break)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+# Table privileges (besides column-level UPDATE below). Every table is read and appended to;
+# nothing is ever deleted by the application, and only what a use case changes is updatable.
+TABLES: dict[str, frozenset[str]] = {
+    "alembic_version": frozenset({"SELECT"}),
+    **{
+        table: frozenset({"SELECT", "INSERT"})
+        for table in (
+            "tenants",
+            "organizations",
+            "persons",
+            "users",
+            "memberships",
+            "oauth_clients",
+            "refresh_tokens",
+            "audit_log",
+            "events",
+            "products",
+            "product_versions",
+            "purchase_orders",
+            "warehouse_receipts",
+            "receipt_claims",
+            "documents",
+            "deals",
+            "deal_events",
+            "purchase_order_claims",
+            "idempotency_keys",
+            "party_agents",
+            "tenant_customers",
+        )
+    },
+}
+
+# Column-level UPDATE: exactly the columns some use case changes.
+UPDATABLE: dict[str, frozenset[str]] = {
+    "tenants": frozenset({"status"}),
+    "users": frozenset({"status", "disabled_at"}),
+    "oauth_clients": frozenset({"status", "disabled_at"}),
+    "refresh_tokens": frozenset({"revoked_at"}),
+    "events": frozenset({"published_at"}),
+    "products": frozenset(
+        {"name", "status", "current_version", "updated_at", "published_at", "retired_at"}
+    ),
+    "product_versions": frozenset(
+        {
+            "currency",
+            "min_amount_minor",
+            "max_amount_minor",
+            "term_unit",
+            "allowed_terms",
+            "annual_rate",
+            "repayment_method",
+            "day_count",
+            "origination_fee_kind",
+            "origination_fee_flat_minor",
+            "origination_fee_rate",
+            "late_penalty_daily_rate",
+            "late_penalty_basis",
+            "late_penalty_grace_days",
+            "prepayment_penalty_rate",
+            "prepayment_free_allowance",
+            "max_advance_rate",
+            "eligible_core_enterprise_ids",
+            "max_ltv",
+            "haircut",
+            "accepted_warehouse_ids",
+            "min_borrower_age",
+            "max_borrower_age",
+            "min_credit_score",
+        }
+    ),
+    "purchase_orders": frozenset(
+        {"status", "decided_by_user_id", "decided_at", "decision_note", "updated_at"}
+    ),
+    "warehouse_receipts": frozenset(
+        {"status", "cancelled_by_user_id", "cancelled_at", "cancellation_reason", "updated_at"}
+    ),
+    "receipt_claims": frozenset({"released_at"}),
+    "purchase_order_claims": frozenset({"released_at"}),
+    "documents": frozenset({"purchase_order_id", "warehouse_receipt_id", "attached_at"}),
+    "deals": frozenset(
+        {
+            "status",
+            "updated_at",
+            "currency",
+            "amount_minor",
+            "term",
+            "purpose",
+            "consent_given_at",
+            "consent_text_version",
+            "consent_method",
+            "purchase_order_id",
+            "warehouse_receipt_ids",
+            "submitted_at",
+            "withdrawn_at",
+            "withdrawal_reason",
+        }
+    ),
+    "idempotency_keys": frozenset({"response", "completed_at"}),
+    "party_agents": frozenset({"revoked_at"}),
+    "tenant_customers": frozenset({"revoked_at"}),
+}
+
+# Functions that run with their owner's rights (SECURITY DEFINER): each is callable by the
+# application role and nobody else (not PUBLIC).
+DEFINER_FUNCTIONS = frozenset(
+    {
+        "app_deal_visible",
+        "app_acts_for",
+        "app_person_seen",
+        "app_organization_seen",
+        "app_is_member",
+        "app_deal_party_of",
+        "app_order_related",
+        "app_receipt_related",
+        "app_order_visible",
+        "app_receipt_visible",
+        "purge_idempotency_keys",
+    }
+)
+
+
+async def _rows(engine: Any, sql: str, **params: Any) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text(sql), params)).all())
+
+
+async def _role_oid(engine: Any, role: str) -> int:
+    return int((await _rows(engine, "select oid from pg_roles where rolname = :r", r=role))[0][0])
+
+
+async def test_table_privileges_are_exactly_the_declared_ones(owner_engine, settings) -> None:
+    oid = await _role_oid(owner_engine, settings.app_db_role)
+    rows = await _rows(
+        owner_engine,
+        """
+        select c.relname, a.privilege_type
+        from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        cross join lateral aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+        where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'S')
+          and a.grantee in (:o, 0)
+        """,
+        o=oid,
+    )
+    held: dict[str, set[str]] = {}
+    for table, privilege in rows:
+        held.setdefault(table, set()).add(privilege)
+    assert held == {t: set(p) for t, p in TABLES.items()}
+
+
+async def test_column_updates_are_exactly_the_declared_ones(owner_engine, settings) -> None:
+    oid = await _role_oid(owner_engine, settings.app_db_role)
+    rows = await _rows(
+        owner_engine,
+        """
+        select c.relname, att.attname, a.privilege_type
+        from pg_attribute att
+        join pg_class c on c.oid = att.attrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        cross join lateral aclexplode(att.attacl) a
+        where n.nspname = 'public' and att.attnum > 0 and not att.attisdropped
+          and att.attacl is not null and a.grantee in (:o, 0)
+        """,
+        o=oid,
+    )
+    updatable: dict[str, set[str]] = {}
+    for table, column, privilege in rows:
+        assert privilege == "UPDATE", f"{table}.{column}: unexpected {privilege}"
+        updatable.setdefault(table, set()).add(column)
+    assert updatable == {t: set(c) for t, c in UPDATABLE.items()}
+    # And each declared column exists (a renamed column would drop a grant silently).
+    for table, columns in UPDATABLE.items():
+        present = {
+            r[0]
+            for r in await _rows(
+                owner_engine,
+                "select column_name from information_schema.columns where table_name = :t",
+                t=table,
+            )
+        }
+        assert columns <= present, (table, columns - present)
+
+
+async def test_definer_functions_are_the_application_roles_alone(owner_engine, settings) -> None:
+    oid = await _role_oid(owner_engine, settings.app_db_role)
+    rows = await _rows(
+        owner_engine,
+        """
+        select p.proname,
+               exists (select 1 from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                       where a.grantee = 0 and a.privilege_type = 'EXECUTE'),
+               has_function_privilege(:o, p.oid, 'EXECUTE'),
+               p.proowner <> :o,
+               coalesce(array_to_string(p.proconfig, ','), '')
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = 'public' and p.prosecdef
+        """,
+        o=oid,
+    )
+    assert {r[0] for r in rows} == DEFINER_FUNCTIONS
+    for name, public, callable_by_app, owned_by_other, config in rows:
+        assert not public, f"{name} is executable by PUBLIC"
+        assert callable_by_app, f"{name} is not executable by the application role"
+        assert owned_by_other, f"{name} is owned by the application role"
+        assert "search_path=" in config, f"{name} has no fixed search_path"
