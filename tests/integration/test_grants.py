@@ -200,11 +200,11 @@ async def test_definer_functions_are_the_application_roles_alone(owner_engine, s
         select p.proname,
                exists (select 1 from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                        where a.grantee = 0 and a.privilege_type = 'EXECUTE'),
-               has_function_privilege(:o, p.oid, 'EXECUTE'),
-               p.proowner <> :o,
+               has_function_privilege(cast(:o as oid), p.oid, 'EXECUTE'),
+               p.proowner <> cast(:o as oid),
                coalesce(array_to_string(p.proconfig, ','), '')
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-        where n.nspname = 'public' and p.prosecdef
+        where n.nspname = 'public' and p.prosecdef and p.prorettype <> 'trigger'::regtype
         """,
         o=oid,
     )
@@ -214,3 +214,18 @@ async def test_definer_functions_are_the_application_roles_alone(owner_engine, s
         assert callable_by_app, f"{name} is not executable by the application role"
         assert owned_by_other, f"{name} is owned by the application role"
         assert "search_path=" in config, f"{name} has no fixed search_path"
+
+
+async def test_definer_triggers_have_a_fixed_search_path(owner_engine) -> None:
+    """Trigger functions that write what the application role may not (the ``listed``
+    flags) run as their owner; none can be called directly, and each fixes its search_path."""
+    rows = await _rows(
+        owner_engine,
+        """
+        select p.proname, coalesce(array_to_string(p.proconfig, ','), '')
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = 'public' and p.prosecdef and p.prorettype = 'trigger'::regtype
+        """,
+    )
+    assert {r[0] for r in rows} == {"products_sync_listed", "tenants_relist_products"}
+    assert all("search_path=" in config for _, config in rows)
