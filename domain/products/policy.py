@@ -44,7 +44,7 @@ from domain.loans.policy import (
     ScheduleError,
     ScheduleTerms,
     build_schedule,
-    quote_cost,
+    quote_costs,
 )
 from domain.parties.models import OrganizationKind
 from domain.products.models import (
@@ -609,8 +609,9 @@ def quote(terms: ProductTerms, amount: Money, term: int, start: date) -> Quote:
     try:
         schedule = build_schedule(schedule_terms(terms, amount, term, start))
         fee = origination_fee(terms, amount)
-        cost = quote_cost(schedule, fee)
-        nominal = quote_cost(schedule, fee, compounding_per_year=12).apr
+        # One IRR for both disclosures: the effective APR and "IRR x 12" compounded monthly.
+        cost, compounded = quote_costs(schedule, fee, compounding=(None, 12))
+        nominal = compounded.apr
     except ScheduleError as exc:
         raise DomainError(ErrorCode.INVALID, str(exc), "amount") from exc
     return Quote(
