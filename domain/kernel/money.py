@@ -18,6 +18,7 @@ from decimal import (
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
     ROUND_UP,
+    Context,
     Decimal,
     InvalidOperation,
     localcontext,
@@ -79,6 +80,9 @@ _MAX_INPUT_LENGTH: Final[int] = 40
 # Working precision for conversions: far more digits than a BIGINT amount needs, so the only
 # rounding that happens is the explicit quantize to the minor unit.
 _PRECISION: Final[int] = 60
+# The context of those conversions: the module's own, so that a caller's precision, rounding or
+# traps cannot change an amount.
+_CONTEXT: Final[Context] = Context(prec=_PRECISION)
 
 
 class MoneyError(ValueError):
@@ -133,8 +137,7 @@ def round_minor(amount_minor: Decimal, rounding: str = ROUND_HALF_UP) -> int:
     """
     _require_finite_decimal(amount_minor)
     _check_rounding(rounding)
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    with localcontext(_CONTEXT):
         return int(amount_minor.quantize(Decimal(1), rounding=rounding))
 
 
@@ -308,8 +311,7 @@ class Money:
         _require_finite_decimal(amount)
         exponent = minor_unit_exponent(currency)
         try:
-            with localcontext() as ctx:
-                ctx.prec = _PRECISION
+            with localcontext(_CONTEXT):
                 scaled = amount.scaleb(exponent)
                 if rounding is None:
                     if scaled != scaled.to_integral_value():
@@ -344,7 +346,7 @@ class Money:
 
     def to_decimal(self) -> Decimal:
         """The amount in major units as an exact ``Decimal`` (``Decimal("1234.56")``)."""
-        return Decimal(self.amount_minor).scaleb(-self.exponent)
+        return Decimal(self.amount_minor).scaleb(-self.exponent, context=_CONTEXT)
 
     def to_decimal_string(self) -> str:
         """The amount in major units with exactly the currency's decimals: ``"1234.56"``,

@@ -25,7 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from enum import Enum
 from typing import Final
 
@@ -69,6 +69,9 @@ APR_TOLERANCE: Final[Decimal] = Decimal("1e-12")
 # Significant digits of intermediate Decimal arithmetic. Interest on a BIGINT principal needs
 # about 30; the surplus means the only rounding that matters is the explicit one per instalment.
 _PRECISION: Final[int] = 60
+# Every Decimal operation runs in a context of the engine's own, never one inherited from the
+# caller: a caller's precision, rounding or traps must not change a figure.
+_CONTEXT: Final[Context] = Context(prec=_PRECISION)
 
 # The APR solver doubles its upper bracket until the net present value changes sign. Short
 # terms with large fees annualise to absurd but finite rates (a 5 % fee on a one-day loan is
@@ -292,8 +295,7 @@ def _annuity_payment_minor(
     principal_minor: int, rate: tuple[int, int], periods: int, rounding: str
 ) -> int:
     """Level payment P*r / (1 - (1+r)^-n), rounded to the minor unit (P/n when r is 0)."""
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    with localcontext(_CONTEXT):
         r = Decimal(rate[0]) / Decimal(rate[1])
         if r.is_zero():
             exact = Decimal(principal_minor) / Decimal(periods)
@@ -543,8 +545,7 @@ _APR_PLACES: Final[Decimal] = Decimal("0.0001")
 
 
 def _quantize_apr(rate: Decimal) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    with localcontext(_CONTEXT):
         return rate.quantize(_APR_PLACES, rounding=ROUND_HALF_UP)
 
 
@@ -573,6 +574,7 @@ _MAX_NEWTON_STEPS: Final[int] = 60
 #: Above this effective rate the float search is refined in Decimal before the proof.
 _LOG_FLOAT_LIMIT: Final[float] = math.log1p(1e6)
 _REFINE_PRECISION: Final[int] = 40
+_REFINE_CONTEXT: Final[Context] = Context(prec=_REFINE_PRECISION)
 #: The Decimal solver doubles its bracket from 1 and refuses a root beyond the last power of
 #: two within _MAX_APR_BRACKET, 2**39: an edge every proof keeps the root below.
 _QUOTABLE_LIMIT: Final[int] = 1 << (int(_MAX_APR_BRACKET).bit_length() - 1)
@@ -673,8 +675,7 @@ def _newton_log_growth(net_minor: int, flows: _Flows, repaid: int) -> float | No
 def _refine_log_growth(net_minor: int, flows: _Flows, start: float) -> Decimal:
     """Two Newton steps in Decimal from the float search: enough digits to place the root of an
     absurd rate (10**6 and more a year) within a rounding interval of 10**-4."""
-    with localcontext() as ctx:
-        ctx.prec = _REFINE_PRECISION
+    with localcontext(_REFINE_CONTEXT):
         log_growth = Decimal(start)
         times = [Decimal(months) / 12 + Decimal(days) / 365 for months, days, _ in flows]
         for _ in range(2):
@@ -724,16 +725,14 @@ class _DecimalRoot:
 
     def annualised(self, m: int | None) -> Decimal:
         """The rate, effective (``m=None``) or compounded ``m`` times a year."""
-        with localcontext() as ctx:
-            ctx.prec = _REFINE_PRECISION
+        with localcontext(_REFINE_CONTEXT):
             if m is None:
                 return self.log_growth.exp() - 1
             return m * ((self.log_growth / m).exp() - 1)
 
     def aim(self, edges: list[_Edge], root_power: int, *, below: bool) -> int | None:
         """As :meth:`_FloatRoot.aim`, in Decimal."""
-        with localcontext() as ctx:
-            ctx.prec = _REFINE_PRECISION
+        with localcontext(_REFINE_CONTEXT):
             rates = [(1 + Decimal(x) / (m * _EDGE_SCALE)) ** m - 1 for x, m in edges]
             edge = max(rates) if below else min(rates)
             rate = self.log_growth.exp() - 1
@@ -848,8 +847,7 @@ def _bracketed_rates(
 ) -> tuple[Decimal, ...]:
     """The APRs by the bracketed Decimal solver: slow, but it settles every case the fast path
     leaves open (a root at the edge of a rounding interval, extreme rates)."""
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    with localcontext(_CONTEXT):
         decimal_flows = [
             (Decimal(months) / 12 + Decimal(days) / 365, Decimal(amount).scaleb(-exponent))
             for months, days, amount in flows
@@ -857,8 +855,7 @@ def _bracketed_rates(
     effective = _solve_irr(net.to_decimal(), decimal_flows)
     rates = []
     for m in compounding:
-        with localcontext() as ctx:
-            ctx.prec = _PRECISION
+        with localcontext(_CONTEXT):
             if m is None:
                 rate = effective
             else:
@@ -876,8 +873,7 @@ def _solve_irr(net: Decimal, flows: Sequence[tuple[Decimal, Decimal]]) -> Decima
     changes sign; each step then tries Newton and falls back to bisection whenever Newton would
     leave the bracket. Every step is plain Decimal arithmetic, so the result is reproducible.
     """
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    with localcontext(_CONTEXT):
 
         def value_and_slope(rate: Decimal) -> tuple[Decimal, Decimal]:
             log_growth = (1 + rate).ln()

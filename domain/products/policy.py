@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Final
 
 from domain.kernel.actor import Actor
@@ -67,6 +67,10 @@ MAX_BORROWER_AGE: Final = 100
 MAX_CREDIT_SCORE: Final = 1000
 #: Decimal places a stored rate keeps (``NUMERIC(10, 8)``); more would be silently rounded.
 RATE_PLACES: Final = 8
+
+# The fee is computed exactly (a 19-digit amount times an 8-place rate), whatever the caller's
+# decimal context; the one rounding is the explicit half-up to the minor unit.
+_FEE_CONTEXT: Final = Context(prec=60)
 
 _ONE: Final = Decimal(1)
 _ZERO: Final = Decimal(0)
@@ -571,8 +575,7 @@ def origination_fee(terms: ProductTerms, amount: Money) -> Money:
     if fee.kind is FeeKind.FLAT and fee.flat is not None:
         return fee.flat
     if fee.kind is FeeKind.PERCENT and fee.rate is not None:
-        with localcontext() as ctx:
-            ctx.prec = 60
+        with localcontext(_FEE_CONTEXT):
             exact = amount.to_decimal() * fee.rate
         return Money.from_decimal(exact, amount.currency, rounding=ROUND_HALF_UP)
     return Money.zero(amount.currency)

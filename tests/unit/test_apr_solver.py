@@ -91,7 +91,13 @@ def test_fast_apr_is_the_correctly_rounded_root(loan: tuple[Schedule, int]) -> N
     schedule, fee = loan
     net = schedule.terms.principal.amount_minor - fee
     flows = _flows(schedule)
-    aprs = engine._rounded_rates(net, flows, (None, 12))
+    try:
+        aprs = engine._rounded_rates(net, flows, (None, 12))
+    except ScheduleError:
+        # Refused as beyond the solver's last bracket (a tiny loan, a day long, a big fee):
+        # the root must then be above 2**39, i.e. the present value there still exceeds net.
+        assert _present_value(flows, Decimal(2**39)) > net
+        return
     if aprs is None:
         return
     effective, nominal = aprs

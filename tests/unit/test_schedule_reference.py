@@ -3,6 +3,7 @@ before it was optimised (tests/unit/schedule_reference.py explains the fixture).
 
 from __future__ import annotations
 
+import decimal
 import json
 from dataclasses import replace
 from decimal import Decimal
@@ -109,3 +110,17 @@ def test_product_quotes_equal_the_reference() -> None:
             priced += 1
     assert priced == 702 * 3
     assert mismatches == []
+
+
+def test_figures_do_not_depend_on_the_callers_decimal_context() -> None:
+    # The engine sets the precision of every Decimal operation it makes: a caller running in a
+    # three-digit context that floors everything (or one that traps inexact results) gets the
+    # recorded figures all the same.
+    sample = RECORDS[::23]
+    for context in (
+        decimal.Context(prec=3, rounding=decimal.ROUND_FLOOR),
+        decimal.Context(traps=[decimal.Inexact, decimal.Rounded]),
+    ):
+        with decimal.localcontext(context):
+            got = [outcome(record["case"]) for record in sample]
+        assert got == [record["outcome"] for record in sample]
