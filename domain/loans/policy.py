@@ -62,8 +62,10 @@ MAX_PERIODS: Final[int] = 1200
 #: Longest DAY period accepted (ten years).
 _MAX_PERIOD_DAYS: Final[int] = 3660
 
-#: The APR solver stops once the bracket around the root is narrower than this (an absolute
-#: annual rate, i.e. 1e-12 = 0.0000000001 %), far below the 4-decimal rounding of the result.
+#: The bracketed APR solver stops once the bracket around the root is narrower than this (an
+#: absolute annual rate, i.e. 1e-12 = 0.0000000001 %), far below the 4-decimal rounding of the
+#: result. The fast path keeps the root ten times as far from a rounding edge (see
+#: _rounded_rates), so that both always round alike.
 APR_TOLERANCE: Final[Decimal] = Decimal("1e-12")
 
 # Significant digits of intermediate Decimal arithmetic. Interest on a BIGINT principal needs
