@@ -102,6 +102,12 @@ def test_parse_rejects(text: str, currency: str) -> None:
         Money.parse(text, currency)
 
 
+def test_overlong_input_is_refused_before_parsing() -> None:
+    # 41 characters: longer than any BIGINT amount can be written, refused unread.
+    with pytest.raises(InvalidAmount, match=r"^amount string is too long$"):
+        Money.parse("1" * 41, CNY)
+
+
 @pytest.mark.parametrize("value", [1.5, 1, Decimal("1.50"), None, b"1.00"])
 def test_parse_takes_only_strings(value: object) -> None:
     with pytest.raises(TypeError):
@@ -208,6 +214,7 @@ def test_other_rounding_modes() -> None:
         (5, 2, {"ROUND_HALF_UP": 3, "ROUND_HALF_EVEN": 2, "ROUND_HALF_DOWN": 2}),
         (7, 3, {"ROUND_HALF_UP": 2, "ROUND_UP": 3, "ROUND_CEILING": 3, "ROUND_FLOOR": 2}),
         (8, 3, {"ROUND_HALF_UP": 3, "ROUND_HALF_DOWN": 3, "ROUND_DOWN": 2}),
+        (1, 2, {"ROUND_HALF_UP": 1, "ROUND_HALF_EVEN": 0, "ROUND_HALF_DOWN": 0}),  # 0.5
         (15, 2, {"ROUND_05UP": 7}),
         (11, 2, {"ROUND_05UP": 6}),
         (-11, 2, {"ROUND_05UP": -6}),
@@ -277,7 +284,7 @@ def test_comparison() -> None:
 
 def test_currencies_do_not_mix() -> None:
     usd = Money.parse("1.00", "USD")
-    with pytest.raises(CurrencyMismatch):
+    with pytest.raises(CurrencyMismatch, match=r"^CNY and USD do not mix$"):
         cny("1.00") + usd
     with pytest.raises(CurrencyMismatch):
         cny("1.00") - usd

@@ -368,7 +368,13 @@ def test_first_due_date_one_month_out_is_regular() -> None:
 def test_holiday_folding_two_due_dates_is_refused() -> None:
     # Weekly periods from Thursday 2026-09-24: ends 10-01 and 10-08. FOLLOWING moves 10-01 to
     # 10-08, onto the next due date; such a schedule is refused rather than silently merged.
-    with pytest.raises(ScheduleError, match="folds two dates"):
+    # Instalment 1 is moved to 10-08; instalment 2, due 10-08 as scheduled, is then not after
+    # it. The message is what a quote refusal shows (the product quote passes it on as is).
+    message = (
+        r"^instalment 2: due date 2026-10-08 \(scheduled 2026-10-08\) is not after 2026-10-08; "
+        r"the business-day rule folds two dates together$"
+    )
+    with pytest.raises(ScheduleError, match=message):
         build_schedule(
             terms(
                 method=IO,
@@ -513,15 +519,39 @@ def test_zero_rate_no_fee_quotes_zero() -> None:
 
 
 def test_quote_refuses_bad_fees() -> None:
+    # The messages reach the borrower (a product quote passes them on as its userError).
     schedule = build_schedule(terms())
-    with pytest.raises(CurrencyMismatch):
+    with pytest.raises(CurrencyMismatch, match=r"^fees in USD, loan in CNY$"):
         quote_cost(schedule, Money.parse("10.00", "USD"))
-    with pytest.raises(ScheduleError):
+    with pytest.raises(ScheduleError, match=r"^fees cannot be negative$"):
         quote_cost(schedule, cny("-1.00"))
-    with pytest.raises(ScheduleError):
+    with pytest.raises(ScheduleError, match=r"^fees must be less than the principal$"):
         quote_cost(schedule, cny("100000.00"))
-    with pytest.raises(ScheduleError):
+    with pytest.raises(ScheduleError, match=r"^compounding_per_year must be a positive integer$"):
         quote_cost(schedule, cny("0.00"), compounding_per_year=0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"first_due_date": START}, "first_due_date must be after start_date"),
+        ({"annual_rate": Decimal(12)}, "annual_rate must be between 0 and 1 (0.12 means 12 %)"),
+        ({"periods": 0}, "periods must be an integer from 1 to 1200"),
+        ({"business_day_rule": BusinessDayRule.FOLLOWING}, "a business-day rule needs a calendar"),
+    ],
+)
+def test_refusals_say_what_is_wrong(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ScheduleError) as refused:
+        terms(**overrides)
+    assert str(refused.value) == message
+
+
+def test_enum_values_are_the_stored_and_published_names() -> None:
+    # Products store these values and the API publishes them: they are a contract.
+    assert [m.value for m in RepaymentMethod] == [
+        "EQUAL_INSTALLMENT", "EQUAL_PRINCIPAL", "INTEREST_ONLY", "BULLET",
+    ]  # fmt: skip
+    assert [u.value for u in PeriodUnit] == ["MONTH", "QUARTER", "WEEK", "DAY"]
 
 
 def test_quote_extreme_but_finite_and_beyond_range() -> None:
@@ -543,7 +573,7 @@ def test_quote_extreme_but_finite_and_beyond_range() -> None:
         ctx.prec = 50
         expected = ((Decimal(100) / 95) ** 365 - 1).quantize(Decimal("0.0001"))
     assert apr == expected
-    with pytest.raises(ScheduleError, match="quotable"):
+    with pytest.raises(ScheduleError, match=r"^APR is beyond any quotable range$"):
         quote_cost(one_day, cny("50.00"))
 
 
