@@ -252,6 +252,39 @@ def test_absurd_rates_are_settled_by_the_refined_search(monkeypatch: pytest.Monk
         quote_cost(one_day, Money.parse("50.00", CNY))
 
 
+@pytest.mark.parametrize("fee", ["90.00", "91.67"])
+def test_absurd_rate_over_months_and_days(fee: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 100.00 lent for 35 days (2026-01-15 -> 2026-02-19: one month and 4 days, t = 1/12 + 4/365
+    # of a year) at 0 % with a fee: 100.00 repaid on what was received, so 1 + i =
+    # (100 / received) ** (1/t): about 2.7e10 a year for a 90.00 fee, 2.8e11 for 91.67 (close
+    # to the last quotable bracket, 2**39, where a float's digits are far from enough). The
+    # Decimal refinement settles both, months and days alike, without the bracketed solver.
+    monkeypatch.setattr(engine, "_bracketed_rates", _forbidden)
+    schedule = build_schedule(
+        ScheduleTerms(
+            principal=Money.parse("100.00", CNY),
+            annual_rate=Decimal(0),
+            periods=1,
+            method=RepaymentMethod.BULLET,
+            start_date=START,
+            period_unit=PeriodUnit.DAY,
+            period_days=35,
+        )
+    )
+    assert _flows(schedule) == [(1, 4, 10000)]
+    with localcontext() as ctx:
+        ctx.prec = 50
+        growth = (Decimal(100) / (100 - Decimal(fee))).ln() / (Decimal(1) / 12 + Decimal(4) / 365)
+        effective = growth.exp() - 1
+        nominal = 12 * ((growth / 12).exp() - 1)
+    assert Decimal("1e10") < effective < 2**39
+    quoted = quote_costs(schedule, Money.parse(fee, CNY), compounding=(None, 12))
+    assert [q.apr for q in quoted] == [
+        effective.quantize(Decimal("0.0001")),
+        nominal.quantize(Decimal("0.0001")),
+    ]
+
+
 def test_one_solve_gives_both_aprs() -> None:
     # The worked example (tests/unit/test_schedule_examples): 0.1268 effective, 0.1200 x 12.
     schedule = _monthly(12)
