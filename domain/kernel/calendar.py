@@ -6,7 +6,6 @@ accrual is not this module's concern (the schedule engine accrues to the unadjus
 
 from __future__ import annotations
 
-import calendar as _stdlib_calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
@@ -23,12 +22,18 @@ __all__ = [
     "WeekendCalendar",
     "add_months",
     "adjust",
+    "days_in_month",
 ]
 
 # Longest run of non-working days adjust() will step over before giving up. China's longest
 # closures (Spring Festival or National Day plus a weekend) are about ten days; a calendar that
 # answers "no" for a whole year is broken and must not send adjust() into an endless loop.
 _MAX_SEARCH_DAYS: Final[int] = 366
+
+# Days in each month of a common year; February of a leap year has 29. A table rather than
+# calendar.monthrange(), which also works out the weekday of the 1st: add_months() runs once or
+# twice for every instalment of every schedule and quote.
+_MONTH_DAYS: Final[tuple[int, ...]] = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 class NoWorkingDayFound(ValueError):
@@ -95,7 +100,7 @@ class ChinaCalendar:
     def is_working_day(self, day: date) -> bool:
         """True if ``day`` is a working day in mainland China (Mon-Fri outside the data)."""
         # A datetime is a date subclass; normalise so the cache and the package see a date.
-        plain = date(day.year, day.month, day.day)
+        plain = day if type(day) is date else date(day.year, day.month, day.day)
         answer = _china_is_workday(plain)
         if answer is None:
             return plain.weekday() < 5
@@ -133,10 +138,18 @@ def add_months(day: date, months: int) -> date:
     ``k`` months to one anchor rather than one month ``k`` times, so a clamp does not stick
     (the anchor 01-31 gives 02-28, then 03-31, not 03-28).
     """
-    index = day.year * 12 + (day.month - 1) + months
-    year, month0 = divmod(index, 12)
-    last = _stdlib_calendar.monthrange(year, month0 + 1)[1]
-    return date(year, month0 + 1, min(day.day, last))
+    year, month0 = divmod(day.year * 12 + (day.month - 1) + months, 12)
+    dom = day.day
+    if dom > 28:  # every month has at least 28 days: only the 29th to the 31st can be clamped
+        dom = min(dom, days_in_month(year, month0 + 1))
+    return date(year, month0 + 1, dom)
+
+
+def days_in_month(year: int, month: int) -> int:
+    """Number of days of ``month`` (1-12) in ``year`` of the proleptic Gregorian calendar."""
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _MONTH_DAYS[month - 1]
 
 
 def _step(day: date, direction: int, calendar: Calendar) -> date:

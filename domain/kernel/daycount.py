@@ -6,7 +6,7 @@ Everything is integer day counts and ``Decimal``; no floats.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal, localcontext
 from enum import Enum
 from typing import Final
 
@@ -16,6 +16,8 @@ __all__ = ["DayCountConvention", "accrual_days", "day_count_fraction", "year_fra
 # decimal, so they are correctly rounded to this many digits; callers that need the exact
 # rational (interest on large principals) use :func:`day_count_fraction` and divide last.
 _PRECISION: Final[int] = 40
+# The module's own context, so that a caller's precision, rounding or traps cannot change it.
+_CONTEXT: Final[Context] = Context(prec=_PRECISION)
 
 
 class DayCountConvention(Enum):
@@ -67,8 +69,7 @@ def year_fraction(start: date, end: date, convention: DayCountConvention) -> Dec
     significant digits (90/365). ``end`` before ``start`` raises ``ValueError``.
     """
     days, basis = day_count_fraction(start, end, convention)
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    with localcontext(_CONTEXT):
         return Decimal(days) / Decimal(basis)
 
 

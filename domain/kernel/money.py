@@ -7,7 +7,7 @@ string, and every conversion between a ``Decimal`` and minor units names its rou
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import (
     ROUND_05UP,
@@ -18,6 +18,7 @@ from decimal import (
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
     ROUND_UP,
+    Context,
     Decimal,
     InvalidOperation,
     localcontext,
@@ -35,8 +36,10 @@ __all__ = [
     "MoneyError",
     "UnknownCurrency",
     "minor_unit_exponent",
+    "ratio_rounder",
     "round_half_up",
     "round_minor",
+    "round_ratio",
     "zero",
 ]
 
@@ -45,6 +48,8 @@ __all__ = [
 MINOR_UNIT_EXPONENTS: Final[Mapping[str, int]] = MappingProxyType(
     {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2, "JPY": 0, "KRW": 0}
 )
+
+_EXPONENTS: Final[dict[str, int]] = dict(MINOR_UNIT_EXPONENTS)
 
 #: Amounts are stored as PostgreSQL ``BIGINT``; anything outside it could not be persisted, so
 #: it is refused at the value object instead of failing later inside a transaction.
@@ -75,6 +80,9 @@ _MAX_INPUT_LENGTH: Final[int] = 40
 # Working precision for conversions: far more digits than a BIGINT amount needs, so the only
 # rounding that happens is the explicit quantize to the minor unit.
 _PRECISION: Final[int] = 60
+# The context of those conversions: the module's own, so that a caller's precision, rounding or
+# traps cannot change an amount.
+_CONTEXT: Final[Context] = Context(prec=_PRECISION)
 
 
 class MoneyError(ValueError):
@@ -129,9 +137,93 @@ def round_minor(amount_minor: Decimal, rounding: str = ROUND_HALF_UP) -> int:
     """
     _require_finite_decimal(amount_minor)
     _check_rounding(rounding)
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    with localcontext(_CONTEXT):
         return int(amount_minor.quantize(Decimal(1), rounding=rounding))
+
+
+def round_ratio(numerator: int, denominator: int, rounding: str = ROUND_HALF_UP) -> int:
+    """``numerator / denominator`` rounded to a whole number with a :mod:`decimal` mode.
+
+    The same answer as ``round_minor(Decimal(numerator) / Decimal(denominator), rounding)``
+    for every mode, from integer arithmetic alone: no Decimal context is involved, so the
+    result cannot depend on the caller's precision, and a tie is recognised exactly.
+    """
+    if type(numerator) is not int or type(denominator) is not int:
+        raise TypeError("round_ratio takes two ints")
+    if denominator <= 0:
+        raise ValueError("the denominator must be positive")
+    return ratio_rounder(rounding)(numerator, denominator)
+
+
+def ratio_rounder(rounding: str = ROUND_HALF_UP) -> Callable[[int, int], int]:
+    """The function ``(numerator, denominator) -> int`` that :func:`round_ratio` applies for
+    ``rounding``, for a loop that rounds many quotients alike (``denominator`` must be a
+    positive int; the mode is checked here, once)."""
+    try:
+        return _RATIO_ROUNDERS[rounding]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown rounding mode {rounding!r}") from None
+
+
+# One function per mode: floor division gives q = floor(n / d) and 0 <= r < d, from which each
+# mode's choice between q and q + 1 follows. "Toward zero" is q for n >= 0 and q + 1 below.
+
+
+def _ratio_floor(n: int, d: int) -> int:
+    return n // d
+
+
+def _ratio_ceiling(n: int, d: int) -> int:
+    return -(-n // d)
+
+
+def _ratio_down(n: int, d: int) -> int:
+    return n // d if n >= 0 else -(-n // d)
+
+
+def _ratio_up(n: int, d: int) -> int:
+    return -(-n // d) if n >= 0 else n // d
+
+
+def _ratio_half_up(n: int, d: int) -> int:
+    q, r = divmod(n, d)
+    twice = 2 * r
+    return q + 1 if twice > d or (twice == d and n > 0) else q
+
+
+def _ratio_half_down(n: int, d: int) -> int:
+    q, r = divmod(n, d)
+    twice = 2 * r
+    return q + 1 if twice > d or (twice == d and n < 0) else q
+
+
+def _ratio_half_even(n: int, d: int) -> int:
+    q, r = divmod(n, d)
+    twice = 2 * r
+    return q + 1 if twice > d or (twice == d and q % 2 == 1) else q
+
+
+def _ratio_05up(n: int, d: int) -> int:
+    q, r = divmod(n, d)
+    if r == 0:
+        return q
+    toward, away = (q, q + 1) if n > 0 else (q + 1, q)
+    # Away from zero when the digit kept by truncation is 0 or 5, toward zero otherwise.
+    return away if abs(toward) % 5 == 0 else toward
+
+
+_RATIO_ROUNDERS: Final[Mapping[str, Callable[[int, int], int]]] = MappingProxyType(
+    {
+        ROUND_05UP: _ratio_05up,
+        ROUND_CEILING: _ratio_ceiling,
+        ROUND_DOWN: _ratio_down,
+        ROUND_FLOOR: _ratio_floor,
+        ROUND_HALF_DOWN: _ratio_half_down,
+        ROUND_HALF_EVEN: _ratio_half_even,
+        ROUND_HALF_UP: _ratio_half_up,
+        ROUND_UP: _ratio_up,
+    }
+)
 
 
 def round_half_up(
@@ -170,10 +262,14 @@ class Money:
 
     def __post_init__(self) -> None:
         # bool is an int subclass; True fen is a bug, not an amount.
-        if type(self.amount_minor) is not int:
-            raise TypeError(f"amount_minor must be int, got {type(self.amount_minor).__name__}")
-        minor_unit_exponent(self.currency)
-        if abs(self.amount_minor) > MAX_MINOR_UNITS:
+        amount = self.amount_minor
+        if type(amount) is not int:
+            raise TypeError(f"amount_minor must be int, got {type(amount).__name__}")
+        # Money is built for every line of every schedule: test the common case inline and
+        # let minor_unit_exponent() word the refusal.
+        if type(self.currency) is not str or self.currency not in _EXPONENTS:
+            minor_unit_exponent(self.currency)
+        if not -MAX_MINOR_UNITS <= amount <= MAX_MINOR_UNITS:
             raise InvalidAmount("amount does not fit in a 64-bit count of minor units")
 
     # -- construction -------------------------------------------------------------------------
@@ -215,8 +311,7 @@ class Money:
         _require_finite_decimal(amount)
         exponent = minor_unit_exponent(currency)
         try:
-            with localcontext() as ctx:
-                ctx.prec = _PRECISION
+            with localcontext(_CONTEXT):
                 scaled = amount.scaleb(exponent)
                 if rounding is None:
                     if scaled != scaled.to_integral_value():
@@ -251,7 +346,7 @@ class Money:
 
     def to_decimal(self) -> Decimal:
         """The amount in major units as an exact ``Decimal`` (``Decimal("1234.56")``)."""
-        return Decimal(self.amount_minor).scaleb(-self.exponent)
+        return Decimal(self.amount_minor).scaleb(-self.exponent, context=_CONTEXT)
 
     def to_decimal_string(self) -> str:
         """The amount in major units with exactly the currency's decimals: ``"1234.56"``,

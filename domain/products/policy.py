@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Final
 
 from domain.kernel.actor import Actor
@@ -44,7 +44,7 @@ from domain.loans.policy import (
     ScheduleError,
     ScheduleTerms,
     build_schedule,
-    quote_cost,
+    quote_costs,
 )
 from domain.parties.models import OrganizationKind
 from domain.products.models import (
@@ -67,6 +67,10 @@ MAX_BORROWER_AGE: Final = 100
 MAX_CREDIT_SCORE: Final = 1000
 #: Decimal places a stored rate keeps (``NUMERIC(10, 8)``); more would be silently rounded.
 RATE_PLACES: Final = 8
+
+# The fee is computed exactly (a 19-digit amount times an 8-place rate), whatever the caller's
+# decimal context; the one rounding is the explicit half-up to the minor unit.
+_FEE_CONTEXT: Final = Context(prec=60)
 
 _ONE: Final = Decimal(1)
 _ZERO: Final = Decimal(0)
@@ -572,8 +576,7 @@ def origination_fee(terms: ProductTerms, amount: Money) -> Money:
     if fee.kind is FeeKind.FLAT and fee.flat is not None:
         return fee.flat
     if fee.kind is FeeKind.PERCENT and fee.rate is not None:
-        with localcontext() as ctx:
-            ctx.prec = 60
+        with localcontext(_FEE_CONTEXT):
             exact = amount.to_decimal() * fee.rate
         return Money.from_decimal(exact, amount.currency, rounding=ROUND_HALF_UP)
     return Money.zero(amount.currency)
@@ -610,8 +613,9 @@ def quote(terms: ProductTerms, amount: Money, term: int, start: date) -> Quote:
     try:
         schedule = build_schedule(schedule_terms(terms, amount, term, start))
         fee = origination_fee(terms, amount)
-        cost = quote_cost(schedule, fee)
-        nominal = quote_cost(schedule, fee, compounding_per_year=12).apr
+        # One IRR for both disclosures: the effective APR and "IRR x 12" compounded monthly.
+        cost, compounded = quote_costs(schedule, fee, compounding=(None, 12))
+        nominal = compounded.apr
     except ScheduleError as exc:
         raise DomainError(ErrorCode.INVALID, str(exc), "amount") from exc
     return Quote(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar as stdlib_calendar
 from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
 
@@ -18,6 +19,7 @@ from domain.kernel.calendar import (
     WeekendCalendar,
     add_months,
     adjust,
+    days_in_month,
 )
 from domain.kernel.daycount import (
     DayCountConvention,
@@ -122,6 +124,36 @@ def test_year_fraction_is_additive_for_actual_conventions(start: date, a: int, b
 )
 def test_add_months_clamps_to_month_end(day: date, months: int, expected: date) -> None:
     assert add_months(day, months) == expected
+
+
+@pytest.mark.parametrize(
+    ("year", "month", "days"),
+    [
+        (2026, 2, 28),
+        (2028, 2, 29),  # divisible by 4
+        (1900, 2, 28),  # a century, not divisible by 400
+        (2000, 2, 29),  # divisible by 400
+        (2100, 2, 28),
+        (2026, 4, 30),
+        (2026, 12, 31),
+        (2026, 1, 31),
+    ],
+)
+def test_days_in_month(year: int, month: int, days: int) -> None:
+    assert days_in_month(year, month) == days
+
+
+@settings(max_examples=500)
+@given(
+    day=st.dates(min_value=date(1800, 1, 1), max_value=date(2500, 12, 31)),
+    months=st.integers(min_value=-1200, max_value=3600),
+)
+def test_add_months_agrees_with_the_standard_library(day: date, months: int) -> None:
+    # Independent model: the target month from divmod, its length from calendar.monthrange.
+    year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
+    last = stdlib_calendar.monthrange(year, month0 + 1)[1]
+    assert add_months(day, months) == date(year, month0 + 1, min(day.day, last))
+    assert days_in_month(year, month0 + 1) == last
 
 
 # -- calendars and adjustment --------------------------------------------------------------------

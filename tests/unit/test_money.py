@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 
 import pytest
 from hypothesis import given, settings
@@ -11,13 +11,16 @@ from hypothesis import strategies as st
 from domain.kernel.money import (
     MAX_MINOR_UNITS,
     MINOR_UNIT_EXPONENTS,
+    ROUNDING_MODES,
     CurrencyMismatch,
     InvalidAmount,
     Money,
     UnknownCurrency,
     minor_unit_exponent,
+    ratio_rounder,
     round_half_up,
     round_minor,
+    round_ratio,
     zero,
 )
 
@@ -97,6 +100,12 @@ def test_to_decimal_string(minor: int, currency: str, text: str) -> None:
 def test_parse_rejects(text: str, currency: str) -> None:
     with pytest.raises(InvalidAmount):
         Money.parse(text, currency)
+
+
+def test_overlong_input_is_refused_before_parsing() -> None:
+    # 41 characters: longer than any BIGINT amount can be written, refused unread.
+    with pytest.raises(InvalidAmount, match=r"^amount string is too long$"):
+        Money.parse("1" * 41, CNY)
 
 
 @pytest.mark.parametrize("value", [1.5, 1, Decimal("1.50"), None, b"1.00"])
@@ -192,6 +201,63 @@ def test_other_rounding_modes() -> None:
         round_minor(Decimal("2.5"), "HALF_UP")
 
 
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "expected"),
+    [
+        # 7 / 2 = 3.5, a tie; -7 / 2 = -3.5; 7 / 3 = 2.33; 8 / 3 = 2.67; 15 / 2 = 7.5 (05UP:
+        # truncation keeps 7, not 0 or 5, so toward zero); 11 / 2 = 5.5 (keeps 5: away).
+        (7, 2, {"ROUND_HALF_UP": 4, "ROUND_HALF_EVEN": 4, "ROUND_HALF_DOWN": 3, "ROUND_DOWN": 3,
+                "ROUND_UP": 4, "ROUND_FLOOR": 3, "ROUND_CEILING": 4, "ROUND_05UP": 3}),
+        (-7, 2, {"ROUND_HALF_UP": -4, "ROUND_HALF_EVEN": -4, "ROUND_HALF_DOWN": -3,
+                 "ROUND_DOWN": -3, "ROUND_UP": -4, "ROUND_FLOOR": -4, "ROUND_CEILING": -3,
+                 "ROUND_05UP": -3}),
+        (5, 2, {"ROUND_HALF_UP": 3, "ROUND_HALF_EVEN": 2, "ROUND_HALF_DOWN": 2}),
+        (7, 3, {"ROUND_HALF_UP": 2, "ROUND_UP": 3, "ROUND_CEILING": 3, "ROUND_FLOOR": 2}),
+        (8, 3, {"ROUND_HALF_UP": 3, "ROUND_HALF_DOWN": 3, "ROUND_DOWN": 2}),
+        (1, 2, {"ROUND_HALF_UP": 1, "ROUND_HALF_EVEN": 0, "ROUND_HALF_DOWN": 0}),  # 0.5
+        (15, 2, {"ROUND_05UP": 7}),
+        (11, 2, {"ROUND_05UP": 6}),
+        (-11, 2, {"ROUND_05UP": -6}),
+        (12, 4, {mode: 3 for mode in ROUNDING_MODES}),  # exact
+    ],
+)  # fmt: skip
+def test_round_ratio_worked_examples(
+    numerator: int, denominator: int, expected: dict[str, int]
+) -> None:
+    for mode, value in expected.items():
+        assert round_ratio(numerator, denominator, mode) == value, mode
+
+
+@settings(max_examples=300)
+@given(
+    numerator=st.integers(min_value=-(10**40), max_value=10**40),
+    denominator=st.integers(min_value=1, max_value=10**30),
+    tie=st.booleans(),
+)
+def test_round_ratio_equals_the_rounded_decimal_quotient(
+    numerator: int, denominator: int, tie: bool
+) -> None:
+    if tie:  # aim at a half-way case, the one that tells the modes apart
+        numerator = (numerator // denominator) * 2 * denominator + denominator
+        denominator *= 2
+    with localcontext() as ctx:
+        ctx.prec = 120  # the quotient's digits, then the one explicit rounding
+        quotient = Decimal(numerator) / Decimal(denominator)
+    for mode in ROUNDING_MODES:
+        assert round_ratio(numerator, denominator, mode) == round_minor(quotient, mode)
+
+
+def test_round_ratio_refusals() -> None:
+    with pytest.raises(ValueError, match="rounding"):
+        round_ratio(1, 2, "HALF_UP")
+    with pytest.raises(ValueError, match="rounding"):
+        ratio_rounder("HALF_UP")
+    with pytest.raises(ValueError, match="denominator"):
+        round_ratio(1, 0)
+    with pytest.raises(TypeError):
+        round_ratio(Decimal(1), 2)  # type: ignore[arg-type]
+
+
 # -- arithmetic and comparison -------------------------------------------------------------------
 
 
@@ -218,7 +284,7 @@ def test_comparison() -> None:
 
 def test_currencies_do_not_mix() -> None:
     usd = Money.parse("1.00", "USD")
-    with pytest.raises(CurrencyMismatch):
+    with pytest.raises(CurrencyMismatch, match=r"^CNY and USD do not mix$"):
         cny("1.00") + usd
     with pytest.raises(CurrencyMismatch):
         cny("1.00") - usd

@@ -6,6 +6,7 @@ round() is half-up to the fen (0.005 -> 0.01).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 
@@ -23,6 +24,10 @@ from domain.loans.policy import (
     build_schedule,
     quote_cost,
 )
+from domain.products import policy as product_policy
+from domain.products.models import FeeKind
+from domain.products.policy import OriginationFee
+from tests.products_support import consumer_terms
 
 CNY = "CNY"
 START = date(2026, 1, 15)
@@ -363,7 +368,13 @@ def test_first_due_date_one_month_out_is_regular() -> None:
 def test_holiday_folding_two_due_dates_is_refused() -> None:
     # Weekly periods from Thursday 2026-09-24: ends 10-01 and 10-08. FOLLOWING moves 10-01 to
     # 10-08, onto the next due date; such a schedule is refused rather than silently merged.
-    with pytest.raises(ScheduleError, match="folds two dates"):
+    # Instalment 1 is moved to 10-08; instalment 2, due 10-08 as scheduled, is then not after
+    # it. The message is what a quote refusal shows (the product quote passes it on as is).
+    message = (
+        r"^instalment 2: due date 2026-10-08 \(scheduled 2026-10-08\) is not after 2026-10-08; "
+        r"the business-day rule folds two dates together$"
+    )
+    with pytest.raises(ScheduleError, match=message):
         build_schedule(
             terms(
                 method=IO,
@@ -508,15 +519,39 @@ def test_zero_rate_no_fee_quotes_zero() -> None:
 
 
 def test_quote_refuses_bad_fees() -> None:
+    # The messages reach the borrower (a product quote passes them on as its userError).
     schedule = build_schedule(terms())
-    with pytest.raises(CurrencyMismatch):
+    with pytest.raises(CurrencyMismatch, match=r"^fees in USD, loan in CNY$"):
         quote_cost(schedule, Money.parse("10.00", "USD"))
-    with pytest.raises(ScheduleError):
+    with pytest.raises(ScheduleError, match=r"^fees cannot be negative$"):
         quote_cost(schedule, cny("-1.00"))
-    with pytest.raises(ScheduleError):
+    with pytest.raises(ScheduleError, match=r"^fees must be less than the principal$"):
         quote_cost(schedule, cny("100000.00"))
-    with pytest.raises(ScheduleError):
+    with pytest.raises(ScheduleError, match=r"^compounding_per_year must be a positive integer$"):
         quote_cost(schedule, cny("0.00"), compounding_per_year=0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"first_due_date": START}, "first_due_date must be after start_date"),
+        ({"annual_rate": Decimal(12)}, "annual_rate must be between 0 and 1 (0.12 means 12 %)"),
+        ({"periods": 0}, "periods must be an integer from 1 to 1200"),
+        ({"business_day_rule": BusinessDayRule.FOLLOWING}, "a business-day rule needs a calendar"),
+    ],
+)
+def test_refusals_say_what_is_wrong(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ScheduleError) as refused:
+        terms(**overrides)
+    assert str(refused.value) == message
+
+
+def test_enum_values_are_the_stored_and_published_names() -> None:
+    # Products store these values and the API publishes them: they are a contract.
+    assert [m.value for m in RepaymentMethod] == [
+        "EQUAL_INSTALLMENT", "EQUAL_PRINCIPAL", "INTEREST_ONLY", "BULLET",
+    ]  # fmt: skip
+    assert [u.value for u in PeriodUnit] == ["MONTH", "QUARTER", "WEEK", "DAY"]
 
 
 def test_quote_extreme_but_finite_and_beyond_range() -> None:
@@ -538,5 +573,242 @@ def test_quote_extreme_but_finite_and_beyond_range() -> None:
         ctx.prec = 50
         expected = ((Decimal(100) / 95) ** 365 - 1).quantize(Decimal("0.0001"))
     assert apr == expected
-    with pytest.raises(ScheduleError, match="quotable"):
+    with pytest.raises(ScheduleError, match=r"^APR is beyond any quotable range$"):
         quote_cost(one_day, cny("50.00"))
+
+
+# -- day counts that differ ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("convention", "interest"),
+    [
+        # 2026-01-31 -> 2026-03-31 is 28 + 31 = 59 actual days. 30/360 counts D1 = 31 -> 30,
+        # then D2 = 31 -> 30 because D1 is 30: 30 x (3 - 1) + (30 - 30) = 60 days.
+        # Interest = 100,000.00 x 12 % x days / basis = 12,000.00 x days / basis:
+        (DayCountConvention.ACT_365, "1939.73"),  # 12,000 x 59 / 365 = 1,939.7260
+        (DayCountConvention.ACT_360, "1966.67"),  # 12,000 x 59 / 360 = 1,966.6667
+        (DayCountConvention.THIRTY_360, "2000.00"),  # 12,000 x 60 / 360 = 2,000.00
+    ],
+)
+def test_bullet_over_february_by_day_count(convention: DayCountConvention, interest: str) -> None:
+    schedule = build_schedule(
+        terms(method=BULLET, periods=2, start_date=date(2026, 1, 31), day_count=convention)
+    )
+    (line,) = schedule.installments
+    assert (line.period_start, line.period_end) == (date(2026, 1, 31), date(2026, 3, 31))
+    assert line.interest == cny(interest)
+    assert line.total == cny("100000.00") + cny(interest)
+
+
+@pytest.mark.parametrize(
+    ("convention", "first_interest"),
+    [
+        # First period 2026-01-30 -> 2026-03-01 (irregular: a regular month would end on
+        # 02-28): 2 + 28 = 30 actual days; 30/360: 30 x (3 - 1) + (1 - 30) = 31 days.
+        (DayCountConvention.ACT_365, "986.30"),  # 12,000 x 30 / 365 = 986.3014
+        (DayCountConvention.ACT_360, "1000.00"),  # 12,000 x 30 / 360
+        (DayCountConvention.THIRTY_360, "1033.33"),  # 12,000 x 31 / 360 = 1,033.3333
+    ],
+)
+def test_irregular_first_period_over_february_by_day_count(
+    convention: DayCountConvention, first_interest: str
+) -> None:
+    schedule = build_schedule(
+        terms(
+            method=EP,
+            periods=3,
+            start_date=date(2026, 1, 30),
+            first_due_date=date(2026, 3, 1),
+            day_count=convention,
+        )
+    )
+    # Share 100,000.00 / 3 = 33,333.33 (the last repays 33,333.34). Period 2 (03-01 -> 04-01)
+    # is a regular month whatever the convention: 1 % of 66,666.67 = 666.6667 -> 666.67;
+    # period 3: 1 % of 33,333.34 = 333.33.
+    assert column(schedule, "interest") == [first_interest, "666.67", "333.33"]
+    assert column(schedule, "principal") == ["33333.33", "33333.33", "33333.34"]
+
+
+@pytest.mark.parametrize(
+    ("convention", "interest"),
+    [
+        # Weeks from Monday 2026-01-26: 01-26 -> 02-02 and 02-02 -> 02-09, 7 actual days
+        # each. 30/360 counts the first as 30 x (2 - 1) + (2 - 26) = 6 days, the second 7.
+        # 100,000.00 at 36 %: 36,000.00 a year, 100.00 a day on a 360-day basis.
+        (DayCountConvention.THIRTY_360, ["600.00", "700.00"]),
+        (DayCountConvention.ACT_360, ["700.00", "700.00"]),
+        (DayCountConvention.ACT_365, ["690.41", "690.41"]),  # 36,000 x 7 / 365 = 690.4110
+    ],
+)
+def test_weekly_periods_across_a_month_end_by_day_count(
+    convention: DayCountConvention, interest: list[str]
+) -> None:
+    schedule = build_schedule(
+        terms(
+            method=IO,
+            periods=2,
+            annual_rate=Decimal("0.36"),
+            start_date=date(2026, 1, 26),
+            period_unit=PeriodUnit.WEEK,
+            day_count=convention,
+        )
+    )
+    assert column(schedule, "interest") == interest
+    assert [line.due_date for line in schedule.installments] == [
+        date(2026, 2, 2), date(2026, 2, 9),
+    ]  # fmt: skip
+
+
+# -- weekly and daily annuities ----------------------------------------------------------------
+
+
+def test_weekly_annuity() -> None:
+    # 10,000.00 at 36.5 % a year, ACT/365, 4 weekly periods from Monday 2026-03-02:
+    # r = 36.5 % x 7 / 365 = 0.7 % a week (each week is 7 actual days, so every period is
+    # charged exactly r). 1.007^2 = 1.014049, 1.007^4 = 1.028295374401,
+    # 1.007^-4 = 0.9724832231; payment = 70.00 / (1 - 0.9724832231) = 70 / 0.0275167769
+    # = 2,543.9026 -> 2,543.90.
+    #   week 1: interest 70.00,                   principal 2,473.90, B_2 = 7,526.10
+    #   week 2: interest 52.6827 -> 52.68,        principal 2,491.22, B_3 = 5,034.88
+    #   week 3: interest 35.24416 -> 35.24,       principal 2,508.66, B_4 = 2,526.22
+    #   week 4: interest 17.68354 -> 17.68,       principal 2,526.22, total 2,543.90
+    # Total interest 70.00 + 52.68 + 35.24 + 17.68 = 175.60.
+    schedule = build_schedule(
+        terms(
+            principal=cny("10000.00"),
+            annual_rate=Decimal("0.365"),
+            periods=4,
+            start_date=date(2026, 3, 2),
+            period_unit=PeriodUnit.WEEK,
+        )
+    )
+    assert column(schedule, "interest") == ["70.00", "52.68", "35.24", "17.68"]
+    assert column(schedule, "principal") == ["2473.90", "2491.22", "2508.66", "2526.22"]
+    assert column(schedule, "total") == ["2543.90"] * 4
+    assert column(schedule, "opening_balance") == ["10000.00", "7526.10", "5034.88", "2526.22"]
+    assert [line.due_date for line in schedule.installments] == [
+        date(2026, 3, 9), date(2026, 3, 16), date(2026, 3, 23), date(2026, 3, 30),
+    ]  # fmt: skip
+    assert schedule.total_interest == cny("175.60")
+
+
+def test_daily_annuity() -> None:
+    # 10,000.00 at 36 % a year, ACT/360, three 10-day periods from 2026-03-02:
+    # r = 36 % x 10 / 360 = 1 % a period. 1.01^3 = 1.030301, 1.01^-3 = 0.9705901479;
+    # payment = 100.00 / 0.0294098521 = 3,400.2211 -> 3,400.22.
+    #   period 1: interest 100.00,           principal 3,300.22, B_2 = 6,699.78
+    #   period 2: interest 66.9978 -> 67.00, principal 3,333.22, B_3 = 3,366.56
+    #   period 3: interest 33.6656 -> 33.67, principal 3,366.56, total 3,400.23 (the rest)
+    # Total interest 100.00 + 67.00 + 33.67 = 200.67.
+    schedule = build_schedule(
+        terms(
+            principal=cny("10000.00"),
+            annual_rate=Decimal("0.36"),
+            periods=3,
+            start_date=date(2026, 3, 2),
+            period_unit=PeriodUnit.DAY,
+            period_days=10,
+            day_count=DayCountConvention.ACT_360,
+        )
+    )
+    assert column(schedule, "interest") == ["100.00", "67.00", "33.67"]
+    assert column(schedule, "principal") == ["3300.22", "3333.22", "3366.56"]
+    assert column(schedule, "total") == ["3400.22", "3400.22", "3400.23"]
+    assert [line.due_date for line in schedule.installments] == [
+        date(2026, 3, 12), date(2026, 3, 22), date(2026, 4, 1),
+    ]  # fmt: skip
+    assert schedule.total_interest == cny("200.67")
+    # Under ACT/365 the same loan is charged 36 % x 10 / 365 = 0.98630 % a period: interest 1
+    # = 98.6301 -> 98.63, so the day count reaches an annuity's every figure.
+    act_365 = build_schedule(replace(schedule.terms, day_count=DayCountConvention.ACT_365))
+    assert act_365.installments[0].interest == cny("98.63")
+
+
+# -- rounding mode on an annuity -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rounding", "interest", "principal", "total", "total_interest"),
+    [
+        # 12,344.50 at 12 % over 2 months (r = 1 %): exact payment
+        # = 12,344.50 x 1.0201 x 0.01 / 0.0201 = 6,264.9873, and month 1's interest
+        # 12,344.50 x 1 % = 123.445 is a tie.
+        # Half-up: payment 6,264.99; interest 123.45 (tie away from zero); principal
+        # 6,141.54; B_2 = 6,202.96; interest 62.0296 -> 62.03; last 6,202.96 + 62.03 = 6,264.99.
+        ("ROUND_HALF_UP", ["123.45", "62.03"], ["6141.54", "6202.96"], ["6264.99", "6264.99"],
+         "185.48"),
+        # Banker's: payment 6,264.99; 123.445 -> 123.44 (to the even fen); principal 6,141.55;
+        # B_2 = 6,202.95; 62.0295 -> 62.03 (not a tie); last 6,202.95 + 62.03 = 6,264.98.
+        (ROUND_HALF_EVEN, ["123.44", "62.03"], ["6141.55", "6202.95"], ["6264.99", "6264.98"],
+         "185.47"),
+        # Truncation: payment 6,264.98; interest 123.44; principal 6,141.54; B_2 = 6,202.96;
+        # 62.0296 -> 62.02; last 6,202.96 + 62.02 = 6,264.98.
+        (ROUND_DOWN, ["123.44", "62.02"], ["6141.54", "6202.96"], ["6264.98", "6264.98"],
+         "185.46"),
+    ],
+)  # fmt: skip
+def test_rounding_mode_of_an_annuity(
+    rounding: str,
+    interest: list[str],
+    principal: list[str],
+    total: list[str],
+    total_interest: str,
+) -> None:
+    schedule = build_schedule(terms(principal=cny("12344.50"), periods=2, rounding=rounding))
+    assert column(schedule, "interest") == interest
+    assert column(schedule, "principal") == principal
+    assert column(schedule, "total") == total
+    assert schedule.total_interest == cny(total_interest)
+    assert schedule.total_principal == cny("12344.50")
+
+
+# -- a product quote: principal, fees, total cost ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fee", "fees", "net", "total_cost", "aprs"),
+    [
+        # No fee: the monthly IRR is 1 % up to the cent rounding of the instalments, so the
+        # APR is 1.01^12 - 1 = 12.68 % effective and 12.00 % compounded monthly.
+        (OriginationFee(FeeKind.NONE), "0.00", "10000.00", "200.67", ("0.1268", "0.1200")),
+        # Flat 200.00: 9,800.00 received. The monthly IRR j solves 9,800 = 3,400.22 / (1+j)
+        # + 3,400.22 / (1+j)^2 + 3,400.23 / (1+j)^3: j = 2.0306 %, so (1.020306)^12 - 1
+        # = 27.28 % effective and 12 x 2.0306 % = 24.37 % nominal.
+        (OriginationFee(FeeKind.FLAT, flat=cny("200.00")), "200.00", "9800.00", "400.67",
+         ("0.2728", "0.2437")),
+        # 1.5 % of 10,000.00 = 150.00: 9,850.00 received, j = 1.7697 %: 23.43 % and 21.24 %.
+        (OriginationFee(FeeKind.PERCENT, rate=Decimal("0.015")), "150.00", "9850.00", "350.67",
+         ("0.2343", "0.2124")),
+    ],
+)  # fmt: skip
+def test_product_quote_principal_fees_and_total_cost(
+    fee: OriginationFee, fees: str, net: str, total_cost: str, aprs: tuple[str, str]
+) -> None:
+    # 10,000.00 at 12 % over 3 months, equal instalments: r = 1 %, payment
+    # 100.00 / (1 - 1.01^-3) = 3,400.2211 -> 3,400.22; interest 100.00, 67.00 (66.9978) and
+    # 33.67 (33.6656), the last instalment 3,400.23; total interest 200.67, repayable
+    # 10,200.67. The fee is deducted from what is paid out, never added to the instalments.
+    product = consumer_terms(origination_fee=fee)
+    quote = product_policy.quote(product, cny("10000.00"), 3, START)
+    cost = quote.cost
+    assert cost.principal == cny("10000.00")
+    assert cost.fees == cny(fees)
+    assert cost.net_disbursed == cny(net)
+    assert cost.total_interest == cny("200.67")
+    assert cost.total_cost_of_credit == cny(total_cost)
+    assert cost.total_repayable == cny("10200.67")
+    assert column(quote.schedule, "total") == ["3400.22", "3400.22", "3400.23"]
+    apr, apr_nominal = (Decimal(a) for a in aprs)
+    assert (cost.apr, quote.apr_nominal) == (apr, apr_nominal)
+    # The independent NPV agrees that the effective APR is the root rounded to 4 places: the
+    # root lies within half a unit of the 4th place of it.
+    flows = [
+        (Decimal(k) / 12, line.total.to_decimal())
+        for k, line in enumerate(quote.schedule.installments, start=1)
+    ]
+    half = Decimal("0.00005")
+    received = Decimal(net)
+    assert (
+        _npv(received, flows, Decimal(apr) - half) < 0 < _npv(received, flows, Decimal(apr) + half)
+    )
