@@ -38,7 +38,7 @@ from domain.collateral.models import (
 from domain.collateral.ports import DocumentStorage, ObjectTooLarge
 from domain.events import repository as events
 from domain.kernel.actor import Actor, require
-from domain.kernel.clock import utcnow
+from domain.kernel.clock import transaction_now
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
@@ -178,7 +178,7 @@ async def create_purchase_order(
         status=PurchaseOrderStatus.PENDING_CONFIRMATION,
         created_by_user_id=actor.user_id,
         created_by_client_id=None if actor.user_id else actor.client_id,
-        updated_at=utcnow(),
+        updated_at=await transaction_now(session),
     )
     async with refusing(
         session,
@@ -265,7 +265,7 @@ async def _decide(
     ):
         order.status = status
         order.decided_by_user_id = actor.user_id
-        order.decided_at = order.updated_at = utcnow()
+        order.decided_at = order.updated_at = await transaction_now(session)
         order.decision_note = clean_note
     verb = "confirm" if outcome is PurchaseOrderStatus.CONFIRMED else "dispute"
     await _record(
@@ -337,7 +337,7 @@ async def issue_warehouse_receipt(
         unit_price_minor=data.unit_price.amount_minor,
         status=WarehouseReceiptStatus.ISSUED,
         issued_by_user_id=actor.user_id,
-        updated_at=utcnow(),
+        updated_at=await transaction_now(session),
     )
     async with refusing(
         session,
@@ -400,7 +400,7 @@ async def cancel_warehouse_receipt(
     ):
         receipt.status = WarehouseReceiptStatus.CANCELLED
         receipt.cancelled_by_user_id = actor.user_id
-        receipt.cancelled_at = receipt.updated_at = utcnow()
+        receipt.cancelled_at = receipt.updated_at = await transaction_now(session)
         receipt.cancellation_reason = clean_reason
     await _record(
         session,
@@ -439,7 +439,7 @@ async def claim_receipt(
         id=new_id(),
         receipt_id=receipt_id,
         deal_id=deal_id,
-        claimed_at=utcnow(),
+        claimed_at=await transaction_now(session),
     )
     try:
         async with refusing(
@@ -479,7 +479,11 @@ async def release_receipt(
     goods released); the receipt may then back another deal. NOT_FOUND when the deal holds
     no live claim on it (already released, or another tenant's)."""
     released = await repository.release_claim(
-        session, receipt_id=receipt_id, tenant_id=tenant_id, deal_id=deal_id, at=utcnow()
+        session,
+        receipt_id=receipt_id,
+        tenant_id=tenant_id,
+        deal_id=deal_id,
+        at=await transaction_now(session),
     )
     if released is None:
         raise DomainError(
@@ -514,7 +518,7 @@ async def claim_purchase_order(
         id=new_id(),
         purchase_order_id=purchase_order_id,
         deal_id=deal_id,
-        claimed_at=utcnow(),
+        claimed_at=await transaction_now(session),
     )
     try:
         async with refusing(
@@ -562,7 +566,7 @@ async def release_purchase_order(
         purchase_order_id=purchase_order_id,
         tenant_id=tenant_id,
         deal_id=deal_id,
-        at=utcnow(),
+        at=await transaction_now(session),
     )
     if released is None:
         raise DomainError(
@@ -768,7 +772,7 @@ async def upload_document(
         uploaded_by_client_id=None if actor.user_id else actor.client_id,
         purchase_order_id=purchase_order_id,
         warehouse_receipt_id=warehouse_receipt_id,
-        attached_at=utcnow() if attached else None,
+        attached_at=await transaction_now(session) if attached else None,
     )
     async with refusing(session, _subject_refusals()):
         repository.add(session, document)
@@ -822,7 +826,7 @@ async def attach_document(
     async with refusing(session, _subject_refusals()):
         document.purchase_order_id = purchase_order_id
         document.warehouse_receipt_id = warehouse_receipt_id
-        document.attached_at = utcnow()
+        document.attached_at = await transaction_now(session)
     await _record(
         session,
         actor,

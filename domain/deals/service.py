@@ -43,7 +43,7 @@ from domain.deals import policy, repository
 from domain.deals.models import ConsentMethod, Deal, DealChannel, DealStatus
 from domain.events import repository as events
 from domain.kernel.actor import Actor, require
-from domain.kernel.clock import utcnow
+from domain.kernel.clock import transaction_now
 from domain.kernel.crypto import PersonalDataCipher
 from domain.kernel.errors import DomainError, ErrorCode, ValidationErrors, collect
 from domain.kernel.money import Money
@@ -178,10 +178,11 @@ async def _channel(session: AsyncSession, actor: Actor) -> DealChannel:
     return policy.channel_of(actor, organization_is_partner=is_partner)
 
 
-def _consent(problems: list[DomainError], consent: ConsentInput | None) -> policy.Consent | None:
+def _consent(
+    problems: list[DomainError], consent: ConsentInput | None, now: datetime
+) -> policy.Consent | None:
     if consent is None:
         return None
-    now = utcnow()
     try:
         return policy.clean_consent(
             given_at=consent.given_at or now,
@@ -313,7 +314,10 @@ async def create_deal(
         clean_purpose = policy.clean_text(purpose, "purpose", policy.MAX_PURPOSE)
     except DomainError as exc:
         _gather(problems, exc)
-    clean_consent = _consent(problems, consent)
+    # One instant for the whole transaction: the deal, its consent, its timeline entry and
+    # its audit row (whose columns default to the same now()).
+    now = await transaction_now(session)
+    clean_consent = _consent(problems, consent, now)
     collect(problems)
 
     channel = await _channel(session, actor)
@@ -351,7 +355,6 @@ async def create_deal(
     )
     await _check_collateral_visible(session, purchase_order_id, receipts)
 
-    now = utcnow()
     deal = Deal(
         tenant_id=product.tenant_id,
         id=new_id(),
@@ -426,7 +429,8 @@ async def update_deal(
             changes["purpose"] = policy.clean_text(purpose, "purpose", policy.MAX_PURPOSE)
         except DomainError as exc:
             _gather(problems, exc)
-    clean_consent = _consent(problems, consent)
+    now = await transaction_now(session)
+    clean_consent = _consent(problems, consent, now)
     if clean_consent is not None:
         changes.update(
             consent_given_at=clean_consent.given_at,
@@ -454,7 +458,7 @@ async def update_deal(
     async with refusing(session, _write_refusals(deal.channel)):
         for name, value in changed.items():
             setattr(deal, name, value)
-        deal.updated_at = utcnow()
+        deal.updated_at = now
     if policy.holds_collateral(deal.status):
         # After the edit: the database releases a claim only once the deal no longer names
         # what it holds.
@@ -507,7 +511,7 @@ async def submit_deal(
     policy.check_transition(source, DealStatus.SUBMITTED)
     policy.check_submission(await _submission(session, cipher, deal))
     await _claim_collateral(session, deal)
-    now = utcnow()
+    now = await transaction_now(session)
     async with refusing(session, _write_refusals(deal.channel)):
         deal.status = DealStatus.SUBMITTED
         deal.submitted_at = now
@@ -520,7 +524,8 @@ async def _today(session: AsyncSession, deal: Deal) -> tuple[date, bool]:
     """Today in the funder's time zone, and whether the funder is active."""
     funder = await repository.funder(session, deal.tenant_id)
     zone = ZoneInfo(funder.time_zone if funder is not None else _DEFAULT_ZONE)
-    return utcnow().astimezone(zone).date(), funder is not None and funder.active
+    today = (await transaction_now(session)).astimezone(zone).date()
+    return today, funder is not None and funder.active
 
 
 async def _submission(
@@ -623,7 +628,7 @@ async def withdraw_deal(
     deal = await _load_for_applicant(session, actor, deal_id)
     source = deal.status
     policy.check_transition(source, DealStatus.WITHDRAWN)
-    now = utcnow()
+    now = await transaction_now(session)
     async with refusing(session, _write_refusals(deal.channel)):
         deal.status = DealStatus.WITHDRAWN
         deal.withdrawn_at = now

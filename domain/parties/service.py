@@ -15,7 +15,7 @@ from domain.audit import repository as audit
 from domain.events import repository as events
 from domain.kernel import errors
 from domain.kernel.actor import Actor, require
-from domain.kernel.clock import utcnow
+from domain.kernel.clock import transaction_now
 from domain.kernel.crypto import PersonalDataCipher, mask
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.scopes import Scope
@@ -137,7 +137,7 @@ async def create_person(
         # Both given here, so the insert needs no RETURNING: an app onboarding a person may see
         # the row only once the database has recorded that it acts for them (after the insert).
         id=new_id(),
-        created_at=utcnow(),
+        created_at=await transaction_now(session),
         full_name=name,
         resident_id_encrypted=cipher.encrypt(rid),
         resident_id_hash=rid_hash,
@@ -271,7 +271,7 @@ async def authorize_agent(
         "granted_by": granted_by,
         "created_by_user_id": actor.user_id,
         "created_by_client_id": actor.client_id,
-        "created_at": utcnow(),
+        "created_at": await transaction_now(session),
     }
     row: Relationship = (
         TenantCustomer(tenant_id=agent.tenant_id, **common)
@@ -318,11 +318,11 @@ async def revoke_agent(
         subject = party  # an agent names the party it stops acting for
     kind = await _agent_kind(session, subject, agent, new=False)
     live = await _live(session, subject, agent, kind)
-    if live is None or not await repository.revoke(session, live, utcnow()):
+    if live is None or not await repository.revoke(session, live, await transaction_now(session)):
         # The party named, or else the agent, is what the caller has no relationship with.
         field = "partyId" if party is not None else "agentId"
         raise DomainError(ErrorCode.NOT_FOUND, "no such authorisation", field)
-    live.revoked_at = utcnow()
+    live.revoked_at = await transaction_now(session)
     await _record_relationship(session, actor, live, "agent.revoke")
     return live
 

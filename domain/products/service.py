@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.audit import repository as audit
 from domain.events import repository as events
 from domain.kernel.actor import Actor, require
-from domain.kernel.clock import utcnow
+from domain.kernel.clock import transaction_now
 from domain.kernel.errors import DomainError, ErrorCode, ValidationErrors, collect
 from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
@@ -167,7 +167,7 @@ async def create_product(
         name=clean_name,
         status=ProductStatus.DRAFT,
         current_version=1,
-        updated_at=utcnow(),
+        updated_at=await transaction_now(session),
     )
     repository.add(session, product)
     await session.flush()
@@ -223,7 +223,7 @@ async def update_product(
         else:
             repository.write_terms(current, terms)
     product.name = clean_name
-    product.updated_at = utcnow()
+    product.updated_at = await transaction_now(session)
     await session.flush()
     await _record(
         session,
@@ -248,7 +248,7 @@ async def publish_product(
     current = await repository.version_of(session, product, product.current_version)
     terms = policy.validate_terms(product.product_line, repository.terms_of(current))
     await _check_counterparties(session, terms)
-    now = utcnow()
+    now = await transaction_now(session)
     product.status = ProductStatus.PUBLISHED
     product.published_at = now
     product.updated_at = now
@@ -266,7 +266,7 @@ async def retire_product(
     product = await _load_own(session, actor, product_id)
     policy.check_retire(product)
     current = await repository.version_of(session, product, product.current_version)
-    now = utcnow()
+    now = await transaction_now(session)
     product.status = ProductStatus.RETIRED
     product.retired_at = now
     product.updated_at = now
