@@ -11,6 +11,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import Info
 
+from api.calendars.mutations import CalendarMutations
+from api.calendars.queries import CalendarQueries
 from api.collateral.mutations import CollateralMutations
 from api.collateral.queries import CollateralQueries
 from api.collateral.types import DocumentNode, PurchaseOrderNode, WarehouseReceiptNode
@@ -90,11 +92,19 @@ class NodeQueries:
 
 
 Query = merge_types(
-    "Query", (ViewerQueries, NodeQueries, ProductQueries, CollateralQueries, DealQueries)
+    "Query",
+    (ViewerQueries, NodeQueries, ProductQueries, CollateralQueries, DealQueries, CalendarQueries),
 )
 Mutation = merge_types(
     "Mutation",
-    (TenancyMutations, PartyMutations, ProductMutations, CollateralMutations, DealMutations),
+    (
+        TenancyMutations,
+        PartyMutations,
+        ProductMutations,
+        CollateralMutations,
+        DealMutations,
+        CalendarMutations,
+    ),
 )
 
 

@@ -8,6 +8,7 @@ import uuid
 import strawberry
 from strawberry import relay
 
+from api.calendars.types import BusinessDayConvention, HolidayCalendar
 from api.products.types import (
     DayCountConvention,
     PenaltyBasis,
@@ -17,6 +18,8 @@ from api.products.types import (
 )
 from api.relay import id_of
 from api.scalars import MoneyInput, Rate
+from domain.kernel.calendar import BusinessDayRule
+from domain.kernel.calendar import HolidayCalendar as DomainHolidayCalendar
 from domain.kernel.daycount import DayCountConvention as DomainDayCount
 from domain.kernel.errors import DomainError, collect
 from domain.kernel.money import Money
@@ -111,6 +114,14 @@ class ProductTermsInput:
     )
     day_count: DayCountConvention = strawberry.field(  # type: ignore[valid-type]
         default=DomainDayCount.ACT_365, description="Day count for interest by the day."
+    )
+    business_day_convention: BusinessDayConvention = strawberry.field(  # type: ignore[valid-type]
+        default=BusinessDayRule.NONE,
+        description="How a due date on a non-working day moves (interest still accrues to "
+        "the unadjusted scheduled date).",
+    )
+    holiday_calendar: HolidayCalendar = strawberry.field(  # type: ignore[valid-type]
+        default=DomainHolidayCalendar.NONE, description="Whose working days due dates follow."
     )
     origination_fee: OriginationFeeInput | None = strawberry.field(
         default=None, description="Upfront fee; none when omitted."
@@ -233,6 +244,8 @@ def to_terms(data: ProductTermsInput) -> ProductTerms:
         annual_rate=data.annual_rate,
         repayment_method=data.repayment_method,
         day_count=data.day_count,
+        business_day_convention=data.business_day_convention,
+        holiday_calendar=data.holiday_calendar,
         late_penalty=LatePenalty(
             daily_rate=data.late_penalty.daily_rate,
             basis=data.late_penalty.basis,

@@ -10,6 +10,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from api.calendars.types import BusinessDayConvention, HolidayCalendar
 from api.errors import UserError
 from api.pagination import MAX_PAGE, check_first, decode_keyset, encode_keyset
 from api.parties.types import OrganizationNode
@@ -140,6 +141,14 @@ class ProductVersionType:
     day_count: DayCountConvention = strawberry.field(  # type: ignore[valid-type]
         description="Day count for interest by the day."
     )
+    business_day_convention: BusinessDayConvention = strawberry.field(  # type: ignore[valid-type]
+        description="How a due date on a non-working day of holidayCalendar moves. Interest "
+        "of a shifted period accrues to the unadjusted scheduled date: it is the same as if "
+        "the date had not moved, and the next period starts on the scheduled date."
+    )
+    holiday_calendar: HolidayCalendar = strawberry.field(  # type: ignore[valid-type]
+        description="Whose working days the due dates follow."
+    )
     origination_fee: OriginationFeeType = strawberry.field(description="Upfront fee.")
     late_penalty: LatePenaltyType = strawberry.field(description="Late-payment penalty.")
     prepayment_penalty: PrepaymentPenaltyType = strawberry.field(
@@ -175,6 +184,8 @@ class ProductVersionType:
             annual_rate=Rate(terms.annual_rate),
             repayment_method=terms.repayment_method,
             day_count=terms.day_count,
+            business_day_convention=terms.business_day_convention,
+            holiday_calendar=terms.holiday_calendar,
             origination_fee=OriginationFeeType(
                 kind=fee.kind,
                 flat=None if fee.flat is None else MoneyType.of(fee.flat),
@@ -352,12 +363,32 @@ def connection(
 @strawberry.type(description="One line of a quoted repayment schedule.")
 class QuoteInstallment:
     number: int = strawberry.field(description="Instalment number, from 1.")
-    due_date: date = strawberry.field(description="When it is due (a working day if adjusted).")
+    scheduled_date: date = strawberry.field(
+        description="The unadjusted end of the period: interest accrues to this date, and the "
+        "next period starts on it."
+    )
+    due_date: date = strawberry.field(
+        description="When it is due: scheduledDate moved to a working day by the product's "
+        "business-day convention (the same date under NONE)."
+    )
+    calendar_known: bool = strawberry.field(
+        description="False when the due date's year is in neither the packaged calendar nor "
+        "the operator's entries, so it was placed on a Monday-to-Friday guess and may move "
+        "(see Quote.calendarWarnings). Always true under the NONE convention."
+    )
     principal: MoneyType = strawberry.field(description="Principal repaid.")
     interest: MoneyType = strawberry.field(description="Interest paid.")
     total: MoneyType = strawberry.field(description="Principal plus interest.")
     opening_balance: MoneyType = strawberry.field(description="Principal owed before it.")
     closing_balance: MoneyType = strawberry.field(description="Principal owed after it.")
+
+
+@strawberry.type(description="A due date placed on a calendar that does not know its year yet.")
+class CalendarWarning:
+    installment: int = strawberry.field(description="The instalment number.")
+    scheduled_date: date = strawberry.field(description="Its unadjusted date.")
+    due_date: date = strawberry.field(description="Its due date, as guessed.")
+    message: str = strawberry.field(description="What is not known.")
 
 
 @strawberry.type(
@@ -376,7 +407,19 @@ class Quote:
     repayment_method: RepaymentMethod = strawberry.field(  # type: ignore[valid-type]
         description="How the schedule repays."
     )
+    business_day_convention: BusinessDayConvention = strawberry.field(  # type: ignore[valid-type]
+        description="How due dates were moved off non-working days; interest of a shifted "
+        "period accrues to its unadjusted scheduled date, so only the due date (and hence "
+        "the APR's timing) changes."
+    )
+    holiday_calendar: HolidayCalendar = strawberry.field(  # type: ignore[valid-type]
+        description="Whose working days the due dates follow."
+    )
     installments: list[QuoteInstallment] = strawberry.field(description="The schedule.")
+    calendar_warnings: list[CalendarWarning] = strawberry.field(
+        description="One entry per due date placed beyond the known calendar; empty when "
+        "every due date is on an official working day."
+    )
     origination_fee: MoneyType = strawberry.field(description="Upfront fee, deducted at payout.")
     net_disbursed: MoneyType = strawberry.field(description="Amount less the upfront fee.")
     total_interest: MoneyType = strawberry.field(description="Interest over the whole term.")
@@ -404,10 +447,14 @@ class Quote:
             maturity_date=schedule.maturity_date,
             annual_rate=Rate(schedule.terms.annual_rate),
             repayment_method=schedule.terms.method,
+            business_day_convention=q.business_day_convention,
+            holiday_calendar=q.holiday_calendar,
             installments=[
                 QuoteInstallment(
                     number=line.number,
+                    scheduled_date=line.period_end,
                     due_date=line.due_date,
+                    calendar_known=q.calendar_known[line.number - 1] if q.calendar_known else True,
                     principal=MoneyType.of(line.principal),
                     interest=MoneyType.of(line.interest),
                     total=MoneyType.of(line.total),
@@ -415,6 +462,15 @@ class Quote:
                     closing_balance=MoneyType.of(line.closing_balance),
                 )
                 for line in schedule.installments
+            ],
+            calendar_warnings=[
+                CalendarWarning(
+                    installment=w.installment,
+                    scheduled_date=w.scheduled_date,
+                    due_date=w.due_date,
+                    message=w.message,
+                )
+                for w in q.calendar_warnings
             ],
             origination_fee=MoneyType.of(cost.fees),
             net_disbursed=MoneyType.of(cost.net_disbursed),

@@ -2,11 +2,18 @@
 
 A due date that falls on a non-working day is moved by a :class:`BusinessDayRule`; interest
 accrual is not this module's concern (the schedule engine accrues to the unadjusted date).
+
+Which days are working days is a :class:`HolidayCalendar`'s: ``NONE`` is Monday to Friday,
+``CN`` mainland China's State Council arrangement (holidays and make-up working days) from the
+``chinesecalendar`` package, overridden day by day by what the platform operator entered
+(:class:`OperatorCalendar`). Each calendar also says whether it *knows* a date
+(:meth:`OperatorCalendar.covers`): a schedule flags every due date in a year nobody published.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import Enum
 from functools import lru_cache
@@ -18,10 +25,14 @@ __all__ = [
     "BusinessDayRule",
     "Calendar",
     "ChinaCalendar",
+    "HolidayCalendar",
+    "KnownCalendar",
     "NoWorkingDayFound",
+    "OperatorCalendar",
     "WeekendCalendar",
     "add_months",
     "adjust",
+    "calendar_of",
     "days_in_month",
 ]
 
@@ -53,12 +64,30 @@ class BusinessDayRule(Enum):
     PRECEDING = "PRECEDING"
 
 
+class HolidayCalendar(Enum):
+    """Whose working days a product's due dates follow."""
+
+    #: Monday to Friday, no public holidays.
+    NONE = "NONE"
+    #: Mainland China: the State Council's holidays and make-up working days (调休).
+    CN = "CN"
+
+
 @runtime_checkable
 class Calendar(Protocol):
     """Anything that can tell working days from non-working days."""
 
     def is_working_day(self, day: date) -> bool:
         """True if ``day`` is a working (settlement) day."""
+        ...
+
+
+@runtime_checkable
+class KnownCalendar(Calendar, Protocol):
+    """A calendar that also says which dates its answers are official for."""
+
+    def covers(self, day: date) -> bool:
+        """True if the calendar's answer for ``day`` is known, not a Monday-Friday guess."""
         ...
 
 
@@ -69,6 +98,10 @@ class WeekendCalendar:
     def is_working_day(self, day: date) -> bool:
         """True from Monday to Friday."""
         return day.weekday() < 5
+
+    def covers(self, day: date) -> bool:
+        """Always: a weekend calendar has no holidays to be published."""
+        return True
 
 
 @lru_cache(maxsize=4096)
@@ -109,6 +142,44 @@ class ChinaCalendar:
     def covers(self, day: date) -> bool:
         """True if the package has official data for ``day``'s year (no fallback used)."""
         return _china_is_workday(date(day.year, day.month, day.day)) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCalendar:
+    """China's calendar with the days the platform operator entered, which win over the package.
+
+    ``entries`` maps a date to whether it is a working day: an official holiday on a weekday is
+    ``False``, a make-up working Saturday or Sunday ``True``. A year in which the operator
+    entered any day counts as known (the operator enters a year's whole arrangement, as the
+    State Council publishes it); days of that year not entered are Monday to Friday.
+    """
+
+    entries: Mapping[date, bool] = field(default_factory=dict)
+    base: ChinaCalendar = field(default_factory=ChinaCalendar)
+    entered_years: frozenset[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Derived once: covers() runs for every instalment of every quote.
+        object.__setattr__(self, "entered_years", frozenset(d.year for d in self.entries))
+
+    def is_working_day(self, day: date) -> bool:
+        """The operator's entry for ``day`` if there is one, the package's answer otherwise."""
+        plain = day if type(day) is date else date(day.year, day.month, day.day)
+        entered = self.entries.get(plain)
+        if entered is not None:
+            return entered
+        return self.base.is_working_day(plain)
+
+    def covers(self, day: date) -> bool:
+        """True if the package or the operator knows ``day``'s year."""
+        return day.year in self.entered_years or self.base.covers(day)
+
+
+def calendar_of(kind: HolidayCalendar, entries: Mapping[date, bool] | None = None) -> KnownCalendar:
+    """The calendar of ``kind``; ``entries`` are the operator's days for CN."""
+    if kind is HolidayCalendar.NONE:
+        return WeekendCalendar()
+    return OperatorCalendar(entries=dict(entries or {}))
 
 
 def adjust(day: date, rule: BusinessDayRule, calendar: Calendar) -> date:

@@ -30,6 +30,7 @@ class Scope(StrEnum):
     DEALS_READ = "deals:read"  # applications: the funder's, the applicant's, the channel's
     DEALS_APPLY = "deals:apply"  # create, edit, submit and withdraw applications
     AGENTS_WRITE = "agents:write"  # authorise and revoke who acts for a party
+    CALENDARS_WRITE = "calendars:write"  # the operator's holidays and make-up working days
 
 
 class Role(StrEnum):

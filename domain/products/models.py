@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.kernel.calendar import BusinessDayRule, HolidayCalendar
 from domain.kernel.daycount import DayCountConvention
 from domain.loans.policy import RepaymentMethod
 from domain.persistence.base import Base, TenantOwnedMixin
@@ -144,6 +145,18 @@ class ProductVersion(TenantOwnedMixin, Base):
         _enum(RepaymentMethod, "repayment_method")
     )
     day_count: Mapped[DayCountConvention] = mapped_column(_enum(DayCountConvention, "day_count"))
+    # Working-day schedules (0008): how a due date on a non-working day moves, and whose
+    # working days count.
+    business_day_convention: Mapped[BusinessDayRule] = mapped_column(
+        _enum(BusinessDayRule, "business_day_convention"),
+        default=BusinessDayRule.NONE,
+        server_default=text("'NONE'"),
+    )
+    holiday_calendar: Mapped[HolidayCalendar] = mapped_column(
+        _enum(HolidayCalendar, "holiday_calendar"),
+        default=HolidayCalendar.NONE,
+        server_default=text("'NONE'"),
+    )
     origination_fee_kind: Mapped[FeeKind] = mapped_column(_enum(FeeKind, "fee_kind"))
     origination_fee_flat_minor: Mapped[int | None] = mapped_column(BigInteger)
     origination_fee_rate: Mapped[Decimal | None] = mapped_column(_RATE)

@@ -32,6 +32,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Final
 
 from domain.kernel.actor import Actor
+from domain.kernel.calendar import BusinessDayRule, HolidayCalendar, KnownCalendar, calendar_of
 from domain.kernel.daycount import DayCountConvention
 from domain.kernel.errors import DomainError, ErrorCode, collect
 from domain.kernel.money import MINOR_UNIT_EXPONENTS, Money
@@ -154,6 +155,10 @@ class ProductTerms:
     order_financing: OrderFinancingTerms | None = None
     warehouse_pledge: WarehousePledgeTerms | None = None
     consumer_eligibility: ConsumerEligibility | None = None
+    #: How a due date on a non-working day of ``holiday_calendar`` moves. Interest accrues to
+    #: the unadjusted (scheduled) date either way; only the due date moves.
+    business_day_convention: BusinessDayRule = BusinessDayRule.NONE
+    holiday_calendar: HolidayCalendar = HolidayCalendar.NONE
 
 
 def _rate(
@@ -527,12 +532,25 @@ def product_visible(actor: Actor, product: Product) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class CalendarWarning:
+    """A due date the calendar does not know yet: its year's holidays are published neither
+    in the package nor by the operator, so it was placed on a Monday-to-Friday guess and may
+    move once they are."""
+
+    installment: int
+    scheduled_date: date
+    due_date: date
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Quote:
     """A priced offer: the schedule, the upfront fee and the cost of credit.
 
     ``cost.apr`` is the effective annual rate (EU CCD); ``apr_nominal`` is the same internal
     rate of return compounded 12 times a year (the "IRR x 12" annualised rate Chinese lenders
-    disclose).
+    disclose). ``calendar_known[k]`` says whether instalment ``k + 1``'s due date was placed
+    on a known calendar; each one that was not has a ``calendar_warnings`` entry.
     """
 
     term: int
@@ -540,6 +558,10 @@ class Quote:
     schedule: Schedule
     cost: CostQuote
     apr_nominal: Decimal
+    business_day_convention: BusinessDayRule = BusinessDayRule.NONE
+    holiday_calendar: HolidayCalendar = HolidayCalendar.NONE
+    calendar_known: tuple[bool, ...] = ()
+    calendar_warnings: tuple[CalendarWarning, ...] = ()
 
 
 def check_offer(terms: ProductTerms, amount: Money, term: int) -> None:
@@ -582,9 +604,19 @@ def origination_fee(terms: ProductTerms, amount: Money) -> Money:
     return Money.zero(amount.currency)
 
 
-def schedule_terms(terms: ProductTerms, amount: Money, term: int, start: date) -> ScheduleTerms:
+def schedule_terms(
+    terms: ProductTerms,
+    amount: Money,
+    term: int,
+    start: date,
+    calendar: KnownCalendar | None = None,
+) -> ScheduleTerms:
     """The engine's input for ``amount`` over ``term`` from the value date ``start``: ``term``
-    monthly periods, or one BULLET period of ``term`` days."""
+    monthly periods, or one BULLET period of ``term`` days; due dates moved by the product's
+    business-day convention on ``calendar`` (the product's holiday calendar without operator
+    entries when omitted)."""
+    rule = terms.business_day_convention
+    days = calendar if calendar is not None else calendar_of(terms.holiday_calendar)
     if terms.term_unit is TermUnit.DAY:
         return ScheduleTerms(
             principal=amount,
@@ -595,6 +627,8 @@ def schedule_terms(terms: ProductTerms, amount: Money, term: int, start: date) -
             period_unit=PeriodUnit.DAY,
             period_days=term,
             day_count=terms.day_count,
+            business_day_rule=rule,
+            calendar=days,
         )
     return ScheduleTerms(
         principal=amount,
@@ -604,26 +638,74 @@ def schedule_terms(terms: ProductTerms, amount: Money, term: int, start: date) -
         start_date=start,
         period_unit=PeriodUnit.MONTH,
         day_count=terms.day_count,
+        business_day_rule=rule,
+        calendar=days,
     )
 
 
-def quote(terms: ProductTerms, amount: Money, term: int, start: date) -> Quote:
-    """Price ``amount`` over ``term`` under ``terms``: schedule, fee, total cost and APR."""
+def calendar_check(
+    schedule: Schedule, rule: BusinessDayRule, calendar: KnownCalendar
+) -> tuple[tuple[bool, ...], tuple[CalendarWarning, ...]]:
+    """Whether each due date of ``schedule`` was placed on a known calendar, and a warning for
+    each that was not. With no business-day convention no date depends on the calendar."""
+    known: list[bool] = []
+    warnings: list[CalendarWarning] = []
+    for line in schedule.installments:
+        # Both ends: a date rolled from 31 December into January needs the next year too.
+        ok = rule is BusinessDayRule.NONE or (
+            calendar.covers(line.period_end) and calendar.covers(line.due_date)
+        )
+        known.append(ok)
+        if not ok:
+            years = sorted({line.period_end.year, line.due_date.year})
+            warnings.append(
+                CalendarWarning(
+                    installment=line.number,
+                    scheduled_date=line.period_end,
+                    due_date=line.due_date,
+                    message=f"the holidays of {', '.join(str(y) for y in years)} are not "
+                    "published yet: the due date assumes Monday to Friday and may move",
+                )
+            )
+    return tuple(known), tuple(warnings)
+
+
+def quote(
+    terms: ProductTerms,
+    amount: Money,
+    term: int,
+    start: date,
+    calendar: KnownCalendar | None = None,
+) -> Quote:
+    """Price ``amount`` over ``term`` under ``terms``: schedule, fee, total cost and APR, due
+    dates on working days of ``calendar`` (see :func:`schedule_terms`), flagged where the
+    calendar does not know them."""
     check_offer(terms, amount, term)
+    days = calendar if calendar is not None else calendar_of(terms.holiday_calendar)
     try:
-        schedule = build_schedule(schedule_terms(terms, amount, term, start))
+        schedule = build_schedule(schedule_terms(terms, amount, term, start, days))
         fee = origination_fee(terms, amount)
         # One IRR for both disclosures: the effective APR and "IRR x 12" compounded monthly.
         cost, compounded = quote_costs(schedule, fee, compounding=(None, 12))
         nominal = compounded.apr
     except ScheduleError as exc:
         raise DomainError(ErrorCode.INVALID, str(exc), "amount") from exc
+    known, warnings = calendar_check(schedule, terms.business_day_convention, days)
     return Quote(
-        term=term, term_unit=terms.term_unit, schedule=schedule, cost=cost, apr_nominal=nominal
+        term=term,
+        term_unit=terms.term_unit,
+        schedule=schedule,
+        cost=cost,
+        apr_nominal=nominal,
+        business_day_convention=terms.business_day_convention,
+        holiday_calendar=terms.holiday_calendar,
+        calendar_known=known,
+        calendar_warnings=warnings,
     )
 
 
 __all__ = [
+    "CalendarWarning",
     "ConsumerEligibility",
     "LatePenalty",
     "OrderFinancingTerms",
@@ -632,6 +714,7 @@ __all__ = [
     "ProductTerms",
     "Quote",
     "WarehousePledgeTerms",
+    "calendar_check",
     "check_editable",
     "check_offer",
     "check_publish",

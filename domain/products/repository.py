@@ -101,6 +101,8 @@ def terms_of(row: ProductVersion) -> ProductTerms:
         annual_rate=row.annual_rate,
         repayment_method=row.repayment_method,
         day_count=row.day_count,
+        business_day_convention=row.business_day_convention,
+        holiday_calendar=row.holiday_calendar,
         late_penalty=LatePenalty(
             daily_rate=row.late_penalty_daily_rate,
             basis=row.late_penalty_basis,
@@ -128,6 +130,8 @@ def write_terms(row: ProductVersion, terms: ProductTerms) -> None:
     row.annual_rate = terms.annual_rate
     row.repayment_method = terms.repayment_method
     row.day_count = terms.day_count
+    row.business_day_convention = terms.business_day_convention
+    row.holiday_calendar = terms.holiday_calendar
     row.origination_fee_kind = fee.kind
     row.origination_fee_flat_minor = None if fee.flat is None else fee.flat.amount_minor
     row.origination_fee_rate = fee.rate

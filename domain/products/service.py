@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import repository as audit
+from domain.calendars import service as calendars
 from domain.events import repository as events
 from domain.kernel.actor import Actor, require
 from domain.kernel.clock import transaction_now
@@ -287,7 +288,9 @@ async def quote_product(
     """Price ``amount`` over ``term`` under the product's current version from the value date
     ``start_date``: the schedule, the origination fee, the total cost of credit and the APR.
     Marketplace readers quote PUBLISHED products of active funders; a funder's staff may also
-    preview their own products in any status."""
+    preview their own products in any status. Due dates follow the product's business-day
+    convention on its holiday calendar, with the operator's entries; a due date the calendar
+    does not know is flagged in ``calendar_warnings``."""
     if not (actor.has(Scope.MARKETPLACE_READ) or actor.has(Scope.PRODUCTS_READ)):
         raise DomainError(ErrorCode.FORBIDDEN, "requires the marketplace:read scope")
     found = (await repository.products_by_ids(session, [product_id])).get(product_id)
@@ -296,4 +299,8 @@ async def quote_product(
     own = actor.is_platform or found.product.tenant_id == actor.tenant_id
     if not own and not await repository.funder_active(session, found.product.tenant_id):
         raise DomainError(ErrorCode.NOT_FOUND, "no such product", "productId")
-    return ProductQuote(product=found, quote=policy.quote(found.terms, amount, term, start_date))
+    terms = found.terms
+    calendar = await calendars.calendar_from(session, terms.holiday_calendar, start_date)
+    return ProductQuote(
+        product=found, quote=policy.quote(terms, amount, term, start_date, calendar)
+    )

@@ -16,6 +16,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
@@ -25,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stdnum.cn import ric, uscc
 
 from api.state import AppState
+from domain.calendars import service as calendar_service
+from domain.kernel.calendar import HolidayCalendar
 from domain.kernel.money import Money
 from domain.kernel.scopes import SERVICE_ACCOUNT_SCOPES, Role, Scope, scopes_for_roles
 from domain.persistence.engine import open_session
@@ -110,6 +113,7 @@ async def service_token(
 
 
 SNAPSHOT_TABLES = (
+    "calendar_days",
     "tenants",
     "users",
     "memberships",
@@ -166,6 +170,11 @@ async def snapshot(owner_engine: AsyncEngine, state: AppState) -> dict[str, Any]
                 text("select count(*) from tenant_customers where revoked_at is not null")
             )
         ).scalar_one()
+        out["calendar_days.removed"] = (
+            await conn.execute(
+                text("select count(*) from calendar_days where removed_at is not null")
+            )
+        ).scalar_one()
     out["objects"] = stored_objects(state)
     return out
 
@@ -208,6 +217,15 @@ async def set_up(state: AppState) -> Setup:
             )
             ids.append(found.product.id)
         await product_service.publish_product(s, SEEDER, product_id=ids[1])
+        # A day for removeCalendarDay to remove.
+        await calendar_service.set_calendar_day(
+            s,
+            SEEDER,
+            calendar=HolidayCalendar.CN,
+            day=date(2027, 1, 1),
+            working=False,
+            label="New Year's Day",
+        )
         await s.commit()
     orders_product = await publish(
         state,
@@ -299,11 +317,13 @@ class Entry:
     apps_too: bool = False
     # Sent as a GraphQL multipart request, with Setup.upload as ``input.file``.
     upload: bool = False
+    # The payload object's field a successful call must return (its ID, if it has one).
+    selection: str = "id"
 
     def document(self) -> str:
         return (
             f"mutation($input: {self.input_type}!) {{ {self.mutation}(input: $input) "
-            f"{{ {self.payload} {{ id }} userErrors {{ field code message }} }} }}"
+            f"{{ {self.payload} {{ {self.selection} }} userErrors {{ field code message }} }} }}"
         )
 
     @property
@@ -500,6 +520,29 @@ MATRIX = {
             ),
             party=SELLER,
             refusal=("REQUIRED", "the person or company to act for"),
+        ),
+        Entry(
+            "setCalendarDay",
+            Scope.CALENDARS_WRITE,
+            "SetCalendarDayInput",
+            "calendarDay",
+            lambda c: {
+                "calendar": "CN",
+                "date": "2027-10-01",
+                "working": False,
+                "label": "National Day",
+            },
+            _one_more("calendar_days"),
+            selection="date",
+        ),
+        Entry(
+            "removeCalendarDay",
+            Scope.CALENDARS_WRITE,
+            "RemoveCalendarDayInput",
+            "calendarDay",
+            lambda c: {"calendar": "CN", "date": "2027-01-01"},
+            _one_more("calendar_days.removed"),
+            selection="date",
         ),
         Entry(
             "createProduct",
@@ -756,7 +799,7 @@ async def test_token_with_the_scope_is_allowed(
     assert "errors" not in body, body
     payload = body["data"][entry.mutation]
     assert payload["userErrors"] == []
-    assert payload[entry.payload]["id"]
+    assert payload[entry.payload][entry.selection]
     after = await snapshot(owner_engine, app_state)
     assert entry.effect(c, before, after), (before, after)
 

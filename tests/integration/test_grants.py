@@ -37,6 +37,7 @@ TABLES: dict[str, frozenset[str]] = {
             "idempotency_keys",
             "party_agents",
             "tenant_customers",
+            "calendar_days",
         )
     },
 }
@@ -61,6 +62,8 @@ UPDATABLE: dict[str, frozenset[str]] = {
             "annual_rate",
             "repayment_method",
             "day_count",
+            "business_day_convention",
+            "holiday_calendar",
             "origination_fee_kind",
             "origination_fee_flat_minor",
             "origination_fee_rate",
@@ -109,6 +112,9 @@ UPDATABLE: dict[str, frozenset[str]] = {
     "idempotency_keys": frozenset({"response", "completed_at"}),
     "party_agents": frozenset({"revoked_at"}),
     "tenant_customers": frozenset({"revoked_at"}),
+    "calendar_days": frozenset(
+        {"working", "label", "updated_at", "updated_by_user_id", "removed_at"}
+    ),
 }
 
 # Functions that run with their owner's rights (SECURITY DEFINER): each is callable by the

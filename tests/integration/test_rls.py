@@ -83,6 +83,8 @@ OWN_ROWS = {
     " and c.organization_id = p.seller_organization_id and c.revoked_at is null)))",
     # A funder sees no organization's agents (its own relationships are tenant rows).
     "party_agents": "false",
+    # Nothing of the operator's calendars beyond their live (public) rows.
+    "calendar_days": "false",
 }
 
 PUBLIC_ORGANIZATION_KIND_NAMES = frozenset({"CORE_ENTERPRISE", "WAREHOUSE", "PARTNER"})
@@ -114,6 +116,9 @@ PUBLIC_ROWS: dict[str, tuple[frozenset[str], str]] = {
         "status = 'ACTIVE' and exists (select 1 from products p"
         " where p.tenant_id = tenants.id and p.status = 'PUBLISHED')",
     ),
+    # The operator's holidays and make-up working days (0008): every quote reads them.
+    # Live rows only: a removed entry is the operator's history.
+    "calendar_days": (frozenset({"calendar_days"}), "removed_at is null"),
 }
 
 RLS_VIOLATION = "row-level security"
@@ -446,6 +451,14 @@ async def populated_world(state: AppState, owner: AsyncEngine) -> World:
             await conn.execute(text(INSERT_PRODUCT), product_row(extra[0], "DRAFT"))
         if "receipt_claims" in tables:
             await _seed_supply_chain(conn, world)
+        if "calendar_days" in tables:
+            await conn.execute(
+                text(
+                    "insert into calendar_days (calendar, day, working, label, removed_at)"
+                    " values ('CN', '2027-10-01', false, 'National Day', null),"
+                    " ('CN', '2027-10-09', true, 'Withdrawn make-up day', now())"
+                )
+            )
     return world
 
 
@@ -1039,6 +1052,8 @@ async def test_tenant_cannot_create_platform_rows(app_state, owner_engine) -> No
         " (gen_random_uuid(), 'CORE_ENTERPRISE', 'Rogue', 'R00000000000000000')",
         "insert into users (id, email, display_name, status) values"
         " (gen_random_uuid(), 'rogue@x.test', 'Rogue', 'ACTIVE')",
+        "insert into calendar_days (calendar, day, working, label) values"
+        " ('CN', '2027-10-08', false, 'Rogue holiday')",
     ]
     for sql in statements:
         async with app_tx(app_state.engine, platform="on") as conn:

@@ -1,0 +1,1 @@
+"""GraphQL of the operator's working-day calendars."""
