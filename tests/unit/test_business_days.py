@@ -25,6 +25,7 @@ from domain.kernel.calendar import (
 )
 from domain.kernel.errors import DomainError
 from domain.loans.policy import RepaymentMethod
+from domain.products.models import TermUnit
 from domain.products.policy import quote
 from tests.products_support import base_terms, cny
 
@@ -142,3 +143,22 @@ def test_a_quote_flags_due_dates_beyond_the_known_calendar() -> None:
     )
     assert plain.calendar_warnings == ()
     assert plain.schedule.installments[0].due_date == date(2026, 11, 15)
+
+
+def test_interest_of_a_shifted_period_accrues_to_the_scheduled_date() -> None:
+    # 90 days from Friday 3 July 2026 end on Thursday 1 October, National Day: the bullet is
+    # due on Thursday 8 October, and charged 90 days, not 97: 100,000.00 x 12 % x 90 / 365 =
+    # 2,958.904... -> 2,958.90 (97 days would be 3,189.04).
+    terms = base_terms(
+        business_day_convention=F,
+        holiday_calendar=HolidayCalendar.CN,
+        term_unit=TermUnit.DAY,
+        allowed_terms=(90,),
+        repayment_method=RepaymentMethod.BULLET,
+    )
+    q = quote(terms, cny("100000.00"), 90, date(2026, 7, 3))
+    (line,) = q.schedule.installments
+    assert line.period_end == date(2026, 10, 1)
+    assert line.due_date == date(2026, 10, 8)
+    assert line.interest == cny("2958.90")
+    assert q.calendar_warnings == ()
