@@ -4,26 +4,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from api.calendars.types import BusinessDayConvention
 from api.collateral.types import PurchaseOrderNode, WarehouseReceiptNode
 from api.parties.types import OrganizationNode, PersonNode
 from api.products.types import (
+    CalendarWarning,
     ProductLine,
     ProductNode,
     ProductVersionType,
+    QuoteInstallment,
     TermUnit,
     encode_cursor,
+    installments_of,
+    warnings_of,
 )
 from api.relay import load_node, load_node_list, load_nodes
 from api.scalars import MoneyType
 from api.tenancy.types import TenantNode, UserNode
-from domain.deals import models, policy
+from domain.deals import models, policy, service
 from domain.kernel.scopes import Scope
 
 DealStatus = strawberry.enum(
@@ -111,6 +116,21 @@ class DealTimelineEntry:
     )
     async def actor_user(self, info: Info) -> UserNode | None:
         return await load_node(info, UserNode, self.actor_user_pk)
+
+
+@strawberry.type(description="A deal's repayment schedule, as its product version shapes it.")
+class DealSchedule:
+    start_date: date = strawberry.field(description="Value date interest runs from.")
+    maturity_date: date = strawberry.field(description="Due date of the last instalment.")
+    business_day_convention: BusinessDayConvention = strawberry.field(  # type: ignore[valid-type]
+        description="How due dates were moved off non-working days."
+    )
+    installments: list[QuoteInstallment] = strawberry.field(description="The schedule.")
+    calendar_warnings: list[CalendarWarning] = strawberry.field(
+        description="Due dates placed beyond the known calendar."
+    )
+    total_interest: MoneyType = strawberry.field(description="Interest over the whole term.")
+    total_repayable: MoneyType = strawberry.field(description="Sum of all instalments.")
 
 
 @strawberry.type(
@@ -215,6 +235,39 @@ class DealNode(relay.Node):
     )
     async def warehouse_receipts(self, info: Info) -> list[WarehouseReceiptNode]:
         return await load_node_list(info, WarehouseReceiptNode, self.row.warehouse_receipt_ids)
+
+    @strawberry.field(
+        description="The schedule the request would repay on under the deal's product version: "
+        "its business-day convention and holiday calendar move each due date, and interest of "
+        "a shifted period accrues to the unadjusted scheduled date. Null when the request "
+        "makes no schedule."
+    )
+    async def repayment_schedule(
+        self,
+        info: Info,
+        start_date: Annotated[
+            date | None,
+            strawberry.argument(
+                description="Value date; today in the funder's time zone when omitted."
+            ),
+        ] = None,
+    ) -> DealSchedule | None:
+        async with info.context.db() as session:
+            found = await service.repayment_schedule(
+                session, info.context.actor, deal=self.row, start_date=start_date
+            )
+        if found is None:
+            return None
+        schedule = found.schedule
+        return DealSchedule(
+            start_date=schedule.terms.start_date,
+            maturity_date=schedule.maturity_date,
+            business_day_convention=schedule.terms.business_day_rule,
+            installments=installments_of(schedule, found.calendar_known),
+            calendar_warnings=warnings_of(found.calendar_warnings),
+            total_interest=MoneyType.of(schedule.total_interest),
+            total_repayable=MoneyType.of(schedule.total_payment),
+        )
 
     @strawberry.field(description="Every change of the deal, oldest first, with who and when.")
     async def timeline(self, info: Info) -> list[DealTimelineEntry]:

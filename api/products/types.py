@@ -22,6 +22,7 @@ from domain.kernel.actor import Actor
 from domain.kernel.scopes import Scope
 from domain.loans import policy as loans_policy
 from domain.products import models
+from domain.products.policy import CalendarWarning as CalendarWarningRow
 from domain.products.policy import ProductTerms, product_visible
 from domain.products.repository import Keyset, ProductWithTerms, terms_of
 from domain.products.service import ProductQuote
@@ -449,29 +450,8 @@ class Quote:
             repayment_method=schedule.terms.method,
             business_day_convention=q.business_day_convention,
             holiday_calendar=q.holiday_calendar,
-            installments=[
-                QuoteInstallment(
-                    number=line.number,
-                    scheduled_date=line.period_end,
-                    due_date=line.due_date,
-                    calendar_known=q.calendar_known[line.number - 1] if q.calendar_known else True,
-                    principal=MoneyType.of(line.principal),
-                    interest=MoneyType.of(line.interest),
-                    total=MoneyType.of(line.total),
-                    opening_balance=MoneyType.of(line.opening_balance),
-                    closing_balance=MoneyType.of(line.closing_balance),
-                )
-                for line in schedule.installments
-            ],
-            calendar_warnings=[
-                CalendarWarning(
-                    installment=w.installment,
-                    scheduled_date=w.scheduled_date,
-                    due_date=w.due_date,
-                    message=w.message,
-                )
-                for w in q.calendar_warnings
-            ],
+            installments=installments_of(schedule, q.calendar_known),
+            calendar_warnings=warnings_of(q.calendar_warnings),
             origination_fee=MoneyType.of(cost.fees),
             net_disbursed=MoneyType.of(cost.net_disbursed),
             total_interest=MoneyType.of(cost.total_interest),
@@ -480,6 +460,39 @@ class Quote:
             apr=Rate(cost.apr),
             apr_nominal=Rate(q.apr_nominal),
         )
+
+
+def installments_of(
+    schedule: loans_policy.Schedule, known: tuple[bool, ...]
+) -> list[QuoteInstallment]:
+    """The GraphQL lines of ``schedule``; ``known[k]`` for line ``k + 1`` (all known if empty)."""
+    return [
+        QuoteInstallment(
+            number=line.number,
+            scheduled_date=line.period_end,
+            due_date=line.due_date,
+            calendar_known=known[line.number - 1] if known else True,
+            principal=MoneyType.of(line.principal),
+            interest=MoneyType.of(line.interest),
+            total=MoneyType.of(line.total),
+            opening_balance=MoneyType.of(line.opening_balance),
+            closing_balance=MoneyType.of(line.closing_balance),
+        )
+        for line in schedule.installments
+    ]
+
+
+def warnings_of(warnings: Iterable[CalendarWarningRow]) -> list[CalendarWarning]:
+    """The GraphQL calendar warnings."""
+    return [
+        CalendarWarning(
+            installment=w.installment,
+            scheduled_date=w.scheduled_date,
+            due_date=w.due_date,
+            message=w.message,
+        )
+        for w in warnings
+    ]
 
 
 @strawberry.type(description="Result of quote.")
@@ -507,4 +520,6 @@ __all__ = [
     "connection",
     "decode_cursor",
     "encode_cursor",
+    "installments_of",
+    "warnings_of",
 ]

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import repository as audit
+from domain.calendars import service as calendars
 from domain.collateral import repository as collateral_repository
 from domain.collateral import service as collateral
 from domain.collateral.models import PurchaseOrderStatus, WarehouseReceiptStatus
@@ -48,10 +49,12 @@ from domain.kernel.crypto import PersonalDataCipher
 from domain.kernel.errors import DomainError, ErrorCode, ValidationErrors, collect
 from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
+from domain.loans.policy import Schedule, ScheduleError, build_schedule
 from domain.parties import repository as parties
 from domain.parties.models import OrganizationKind
 from domain.persistence.base import new_id
 from domain.persistence.constraints import refusing
+from domain.products import policy as product_policy
 from domain.products import repository as products
 from domain.products.models import ProductLine, ProductStatus
 
@@ -666,10 +669,51 @@ async def _release_all(session: AsyncSession, deal: Deal) -> list[str]:
     return released
 
 
+# -- schedule -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DealSchedule:
+    """The schedule a deal's request would repay on, and whether its calendar knows each due
+    date (see ``products.policy.calendar_check``)."""
+
+    schedule: Schedule
+    calendar_known: tuple[bool, ...]
+    calendar_warnings: tuple[product_policy.CalendarWarning, ...]
+
+
+async def repayment_schedule(
+    session: AsyncSession, actor: Actor, *, deal: Deal, start_date: date | None = None
+) -> DealSchedule | None:
+    """The repayment schedule of ``deal``'s amount and term under the product version it was
+    applied under (its business-day convention and holiday calendar, with the operator's
+    entries), from ``start_date`` (today in the funder's time zone when omitted). None when
+    the request makes no schedule (a draft's term the version does not shape)."""
+    require(actor, Scope.DEALS_READ)
+    pinned = await repository.product_of(session, deal)
+    if pinned is None:  # pragma: no cover - whoever sees a deal sees its product version
+        return None
+    terms = products.terms_of(pinned[1])
+    start = start_date or (await _today(session, deal))[0]
+    calendar = await calendars.calendar_from(session, terms.holiday_calendar, start)
+    try:
+        schedule = build_schedule(
+            product_policy.schedule_terms(terms, deal.amount, deal.term, start, calendar)
+        )
+    except ScheduleError:
+        return None
+    known, warnings = product_policy.calendar_check(
+        schedule, terms.business_day_convention, calendar
+    )
+    return DealSchedule(schedule=schedule, calendar_known=known, calendar_warnings=warnings)
+
+
 __all__ = [
     "ConsentInput",
     "DealOutcome",
+    "DealSchedule",
     "create_deal",
+    "repayment_schedule",
     "submit_deal",
     "update_deal",
     "withdraw_deal",
