@@ -73,6 +73,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Database connections per process (as many again may overflow)",
     )
+    db_pool_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Longest wait of an API request for a database connection; past it the "
+        "request is answered 503 with Retry-After",
+    )
+    max_requests_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description="HTTP requests one API process serves at once; more are answered 503 with "
+        "Retry-After at once. Default: 4 x LENDGRAPH_DB_POOL_SIZE",
+    )
 
     broker_url: str | None = Field(
         default=None,
@@ -161,6 +173,11 @@ class Settings(BaseSettings):
         return value.upper()
 
     @property
+    def requests_in_flight_limit(self) -> int:
+        """The bound on HTTP requests in flight per API process."""
+        return self.max_requests_in_flight or 4 * self.db_pool_size
+
+    @property
     def password_grant_enabled(self) -> bool:
         """The resource-owner password grant exists only for local development."""
         if self.enable_password_grant is not None:
@@ -244,6 +261,8 @@ COMMANDS: dict[str, CommandSettings] = {
             "environment",
             *_APP_DATABASE,
             "db_pool_size",
+            "db_pool_timeout_seconds",
+            "max_requests_in_flight",
             "host",
             "port",
             "serve_workers",
