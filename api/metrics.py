@@ -170,8 +170,8 @@ def _outcome(execution_context: Any) -> str:
     from api.overload import overloaded
 
     result = execution_context.result
-    if result is None:
-        return "refused" if execution_context.pre_execution_errors else "ok"
+    if result is None:  # refused by an extension (a limit, a syntax error) before execution
+        return "refused"
     if overloaded(result):
         return "overloaded"
     if refused_before_execution(result):
@@ -180,13 +180,18 @@ def _outcome(execution_context: Any) -> str:
 
 
 class OperationMetrics(SchemaExtension):
-    """Counts and times each GraphQL operation by name, type and outcome (list it after
-    ``MaskErrors`` and before :class:`api.overload.OverloadGuard`)."""
+    """Counts and times each GraphQL operation by name, type and outcome (list it first, so
+    that it also sees operations that another extension refuses on entry)."""
 
     def on_operation(self) -> Iterator[None]:
         """Time the operation; count its outcome."""
         started = time.perf_counter()
-        yield
+        try:
+            yield
+        finally:
+            self._record(started)
+
+    def _record(self, started: float) -> None:
         context = self.execution_context
         try:
             name = context.operation_name

@@ -107,7 +107,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         types=list(NODE_TYPES.values()),
         # First, so that it settles idempotent answers after the others (MaskErrors) are done.
-        # OperationMetrics and OverloadGuard last: their exits run before MaskErrors'.
-        extensions=[IdempotentAnswers, *extensions(settings), OperationMetrics, OverloadGuard],
+        # OperationMetrics first: it sees every operation, also one a limit refuses before
+        # the others start. OverloadGuard last: its exit runs before MaskErrors'.
+        extensions=[OperationMetrics, IdempotentAnswers, *extensions(settings), OverloadGuard],
         config=StrawberryConfig(batching_config=None, scalar_map=SCALAR_MAP),
     )
