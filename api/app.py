@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
-from api import health, metrics, oauth, overload
+from api import graphiql, health, metrics, oauth, overload
 from api.graphql_view import LendGraphQL
 from api.idempotency import ReplayedHeader
 from api.middleware import BearerAuthMiddleware, RequestIdMiddleware
@@ -67,6 +67,7 @@ def create_app(
         *health.routes,
         *oauth.routes,
         Route("/metrics", metrics.endpoint, methods=["GET"]),
+        *graphiql.routes(settings),
         Route("/graphql", graphql, methods=["POST"]),
         WebSocketRoute("/graphql", graphql),
     ]
@@ -74,7 +75,11 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(metrics.HttpMetrics, routes={getattr(r, "path", "") for r in routes}),
+            Middleware(
+                metrics.HttpMetrics,
+                routes={getattr(r, "path", "") for r in routes},
+                prefixes=[graphiql.STATIC_PATH],
+            ),
             # Before the token is checked or the body read: a refusal costs next to nothing.
             Middleware(overload.InFlightLimit, limit=settings.requests_in_flight_limit),
             Middleware(BearerAuthMiddleware, validator=app_state.validator),

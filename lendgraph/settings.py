@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     max_query_tokens: int = Field(
         default=2000, ge=1, description="Most tokens in one GraphQL document"
     )
+    graphiql: bool | None = Field(
+        default=None,
+        description="Serve GraphiQL to browsers on GET /graphql (on by default in dev and "
+        "test, off in production)",
+    )
     ws_principal_recheck_seconds: float = Field(
         default=2.0,
         gt=0,
@@ -171,6 +176,13 @@ class Settings(BaseSettings):
         if value.upper() not in LOG_LEVELS:
             raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
         return value.upper()
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL is a development tool: on outside production unless turned off."""
+        if self.graphiql is not None:
+            return self.graphiql
+        return self.environment != "production"
 
     @property
     def requests_in_flight_limit(self) -> int:
@@ -278,6 +290,7 @@ COMMANDS: dict[str, CommandSettings] = {
             "max_query_depth",
             "max_aliases",
             "max_query_tokens",
+            "graphiql",
             "ws_principal_recheck_seconds",
             *_LOGS,
         ),
@@ -337,6 +350,7 @@ COMMANDS: dict[str, CommandSettings] = {
             "port",
             "data_dir",
             "issuer",
+            "graphiql",
             *_LOGS,
         ),
         environments=frozenset({"dev", "test"}),
