@@ -69,8 +69,9 @@ async def test_a_scrape_counts_operations_outcomes_errors_and_latency(client, ap
 async def test_the_pool_in_use_follows_checkouts(client, app_state) -> None:
     before = await _scrape(client)
     in_use = _value(before, "lendgraph_db_pool_connections_in_use")
-    # conftest: a pool of 5 with as many overflowing (the largest of this process's engines).
-    assert _value(before, "lendgraph_db_pool_connections_max") >= 10
+    # The capacity of the last engine built in this process (a serving process has one; the
+    # e2e test of serve --workers 2 checks the sum over processes).
+    assert _value(before, "lendgraph_db_pool_connections_max") > 0
     async with app_state.engine.connect() as conn, app_state.engine.connect() as other:
         del conn, other
         held = await _scrape(client)
