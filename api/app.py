@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
-from api import health, metrics, oauth
+from api import graphiql, health, metrics, oauth, overload
 from api.graphql_view import LendGraphQL
 from api.idempotency import ReplayedHeader
 from api.middleware import BearerAuthMiddleware, RequestIdMiddleware
@@ -28,7 +28,13 @@ from tenants.tokens import AccessTokenValidator
 
 def build_state(settings: Settings, keys: SigningKeys | None = None) -> AppState:
     """Process-wide resources. No connection is opened until the first request."""
-    engine = create_engine(runtime.app_url(settings), pool_size=settings.db_pool_size)
+    engine = create_engine(
+        runtime.app_url(settings),
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
+    # create_engine lets as many connections overflow as the pool holds.
+    metrics.instrument_pool(engine, settings.db_pool_size, settings.db_pool_size)
     keys = keys or runtime.signing_keys(settings)
     return AppState(
         settings=settings,
@@ -57,19 +63,29 @@ def create_app(
         yield
         await app_state.engine.dispose()
 
+    routes = [
+        *health.routes,
+        *oauth.routes,
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
+        *graphiql.routes(settings),
+        Route("/graphql", graphql, methods=["POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
     app = Starlette(
-        routes=[
-            *health.routes,
-            *oauth.routes,
-            Route("/metrics", metrics.endpoint, methods=["GET"]),
-            Route("/graphql", graphql, methods=["POST"]),
-            WebSocketRoute("/graphql", graphql),
-        ],
+        routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(
+                metrics.HttpMetrics,
+                routes={getattr(r, "path", "") for r in routes},
+                prefixes=[graphiql.STATIC_PATH],
+            ),
+            # Before the token is checked or the body read: a refusal costs next to nothing.
+            Middleware(overload.InFlightLimit, limit=settings.requests_in_flight_limit),
             Middleware(BearerAuthMiddleware, validator=app_state.validator),
             Middleware(ReplayedHeader),
         ],
+        exception_handlers=overload.EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.lendgraph = app_state

@@ -20,12 +20,14 @@ from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.schema import BaseSchema
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from api.overload import Overloaded, overloaded
 from api.state import AppState
 from domain.collateral import repository as collateral
 from domain.deals import repository as deals
@@ -227,24 +229,33 @@ async def execute_in_unit_of_work(
     before the result is returned. The one path of both transports: checks added here apply
     to HTTP and to WebSocket alike.
 
-    Raises :class:`PrincipalInactive` when the principal has been disabled, and Strawberry's
+    Raises :class:`api.overload.Overloaded` when no database connection came in time (before
+    or during execution; the unit of work is rolled back), :class:`PrincipalInactive` when the
+    principal has been disabled, and Strawberry's
     ``MissingQueryError``, ``CannotGetOperationTypeError`` and ``InvalidOperationTypeError``
     for the transport to answer; nothing has run then."""
     actor = caller.actor
-    async with unit_of_work(state, caller.principal, actor) as session:
-        context = Context(state=state, principal=caller.principal, actor=actor, session=session)
-        result = await schema.execute(
-            query,
-            variable_values=variables,
-            context_value=context,
-            root_value=root_value,
-            operation_name=operation_name,
-            allowed_operation_types=allowed_operation_types,
-            operation_extensions=extensions,
-        )
-        if refused_before_execution(result):
-            await session.rollback()  # no field ran: nothing to keep
-        return result
+    try:
+        async with unit_of_work(state, caller.principal, actor) as session:
+            context = Context(state=state, principal=caller.principal, actor=actor, session=session)
+            result = await schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                root_value=root_value,
+                operation_name=operation_name,
+                allowed_operation_types=allowed_operation_types,
+                operation_extensions=extensions,
+            )
+            if overloaded(result):
+                # A resolver got no connection in time: whatever other fields did is rolled
+                # back, so that the 503 means that nothing was done.
+                raise Overloaded
+            if refused_before_execution(result):
+                await session.rollback()  # no field ran: nothing to keep
+            return result
+    except PoolTimeout as exc:  # the first checkout, for the active-principal check
+        raise Overloaded from exc
 
 
 def refused_before_execution(result: object) -> bool:

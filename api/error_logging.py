@@ -21,7 +21,10 @@ from typing import Any
 import strawberry
 import structlog
 from graphql import GraphQLError, GraphQLSyntaxError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.types import ExecutionContext
+
+from api.metrics import count_graphql_error
 
 log = structlog.get_logger("lendgraph.graphql")
 
@@ -31,6 +34,7 @@ PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
+OVERLOADED = "OVERLOADED"
 _REFUSED_VALUE = re.compile(r"^(.*? has invalid value(?: at [\w.\[\]]+)?):")
 
 
@@ -47,6 +51,8 @@ def error_code(error: GraphQLError, execution_context: ExecutionContext | None) 
     code = (error.extensions or {}).get("code")
     if isinstance(code, str) and code:
         return code
+    if isinstance(error.original_error, PoolTimeout):
+        return OVERLOADED  # answered 503 (api.overload), not a failure of the code
     if is_unexpected(error):
         return INTERNAL
     if isinstance(error, GraphQLSyntaxError) or isinstance(
@@ -102,8 +108,9 @@ def log_error(error: GraphQLError, execution_context: ExecutionContext | None = 
         "path": ".".join(str(p) for p in error.path) if error.path else None,
         "request_id": _request_id(execution_context),
     }
+    count_graphql_error(code)
     original = error.original_error
-    if original is not None and is_unexpected(error):
+    if original is not None and is_unexpected(error) and code != OVERLOADED:
         log.error(
             "graphql_error",
             error=type(original).__name__,
@@ -112,7 +119,7 @@ def log_error(error: GraphQLError, execution_context: ExecutionContext | None = 
             **fields,
         )
         return
-    level = logging.WARNING if code in PERMISSION_CODES else logging.INFO
+    level = logging.WARNING if code in PERMISSION_CODES or code == OVERLOADED else logging.INFO
     log.log(level, "graphql_error", message=_safe_message(error), **fields)
 
 

@@ -22,6 +22,8 @@ from api.deals.types import DealNode
 from api.error_logging import LoggedSchema
 from api.idempotency import IdempotentAnswers
 from api.limits import extensions
+from api.metrics import OperationMetrics
+from api.overload import OverloadGuard
 from api.parties.mutations import PartyMutations
 from api.parties.types import OrganizationNode, PersonNode
 from api.products.mutations import ProductMutations
@@ -115,6 +117,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         types=list(NODE_TYPES.values()),
         # First, so that it settles idempotent answers after the others (MaskErrors) are done.
-        extensions=[IdempotentAnswers, *extensions(settings)],
+        # OperationMetrics first: it sees every operation, also one a limit refuses before
+        # the others start. OverloadGuard last: its exit runs before MaskErrors'.
+        extensions=[OperationMetrics, IdempotentAnswers, *extensions(settings), OverloadGuard],
         config=StrawberryConfig(batching_config=None, scalar_map=SCALAR_MAP),
     )

@@ -51,6 +51,7 @@ from api.context import (
     execute_in_unit_of_work,
     principal_still_active,
 )
+from api.overload import Overloaded
 from api.state import AppState
 from tenants.tokens import Principal, TokenRejected
 
@@ -262,6 +263,10 @@ class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Caller, Any]):
             )
         except PrincipalInactive:
             await self.close(CLOSE_FORBIDDEN, "Forbidden")
+            return None
+        except Overloaded as exc:
+            # Nothing ran: the operation fails, the socket stays open for a retry.
+            await operation.send_initial_errors([exc])
             return None
         except CannotGetOperationTypeError as exc:
             await self.close(CLOSE_BAD_REQUEST, exc.as_http_error_reason())

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import textwrap
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -191,6 +195,9 @@ def _serve(settings: Settings, *, workers: int | None = None) -> None:
 
         uvicorn.run(create_app(settings), **options)
         return
+    # Each worker process keeps its metrics in files of one folder, which a scrape of any of
+    # them reads; made here, before a worker imports prometheus_client.
+    metrics_folder(os.environ)
     # Worker processes import the application themselves and read the same environment.
     # uvicorn kills a worker that does not answer its health check within 5 s by default,
     # which a freshly spawned one importing the whole application on a busy host can miss,
@@ -202,6 +209,22 @@ def _serve(settings: Settings, *, workers: int | None = None) -> None:
         timeout_worker_healthcheck=30,
         **options,
     )
+
+
+def metrics_folder(environ: MutableMapping[str, str]) -> Path:
+    """The folder of multiprocess metrics (``PROMETHEUS_MULTIPROC_DIR``), emptied of an earlier
+    run's values; a new temporary one, removed at exit, when none is given."""
+    given = environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):  # prometheus_client's files only
+            stale.unlink()
+        return folder
+    folder = Path(tempfile.mkdtemp(prefix="lendgraph-metrics-"))
+    atexit.register(shutil.rmtree, folder, True)
+    environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
 
 
 def _start(command: str, overrides: dict[str, object] | None = None) -> Settings:

@@ -1,13 +1,15 @@
 """Demo marketplace for ``lendgraph dev`` and ``lendgraph seed-demo``: an operator, two funders
 with staff and a published product of each line, supply-chain parties, borrowers, a partner
 app (marketplace and deals scopes) and a first-party console client; purchase orders
-(confirmed and pending) and warehouse receipts; and deals of every line in several states
-(DRAFT, SUBMITTED, WITHDRAWN) for both funders, made through the real use cases by the
-borrowers and the partner app.
-Running it again changes nothing. The credentials below are for local demos only."""
+(confirmed and pending) and warehouse receipts; and, at each funder, one deal of every line
+in each of the DRAFT, SUBMITTED and WITHDRAWN states (:data:`DEALS`, 18 in all), made through
+the real use cases by the borrowers and the partner app.
+Running it again changes nothing; a database seeded by an older version gets what it lacks.
+The credentials below are for local demos only."""
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -313,12 +315,14 @@ ORDERS = (
     ("HX-PO-0815", "2400000.00", 120, True),
     ("HX-PO-0902", "1800000.00", 150, True),
     ("HX-PO-0930", "950000.00", 90, False),
+    ("HX-PO-1021", "1200000.00", 120, True),
 )
 #: Receipts the bonded warehouse issues to Golden Grain: number, goods, quantity, unit price.
 RECEIPTS = (
     ("BLW-WR-0101", "Soybeans, grade 2", "1200", "4300.00"),
     ("BLW-WR-0102", "Yellow corn", "2000", "2650.00"),
     ("BLW-WR-0103", "Wheat, grade 1", "800", "2900.00"),
+    ("BLW-WR-0104", "Rapeseed, grade 1", "600", "5200.00"),
 )
 
 
@@ -374,8 +378,9 @@ async def _seed_borrowers(session: AsyncSession, cipher: PersonalDataCipher) -> 
 
 
 async def _seed_supply_chain(session: AsyncSession) -> bool:
-    """Huaxin's orders to Minghai (two confirmed, one pending) and the bonded warehouse's
-    receipts for Golden Grain, submitted, decided and issued by the parties' own users."""
+    """Huaxin's orders to Minghai (three confirmed, one pending) and the bonded warehouse's
+    receipts for Golden Grain, submitted, decided and issued by the parties' own users. Each
+    is created only when no order or receipt has its number yet."""
     core = await parties.organization_by_code(session, ORGANIZATIONS[0][2])
     cargo = await parties.organization_by_code(session, ORGANIZATIONS[4][2])
     seller_user = await tenancy.user_by_email(session, BORROWER_USERS[0][0])
@@ -384,13 +389,22 @@ async def _seed_supply_chain(session: AsyncSession) -> bool:
     if None in (core, cargo, seller_user, core_user, warehouse_user):
         return False
     assert core is not None and cargo is not None and warehouse_user is not None
-    if await collateral_repository.purchase_orders_page(session, organization_id=core.id, limit=1):
-        return False
     seller = _user_actor(seller_user, Role.BORROWER)
     buyer = _user_actor(core_user, Role.CORE_ENTERPRISE_USER)
     warehouse = _user_actor(warehouse_user, Role.WAREHOUSE_USER)
+    orders = await collateral_repository.purchase_orders_page(
+        session, organization_id=core.id, limit=1000
+    )
+    have_orders = {o.number for o in orders}
+    receipts = await collateral_repository.receipts_page(
+        session, organization_id=cargo.id, limit=1000
+    )
+    have_receipts = {r.number for r in receipts}
+    created = False
     today = utcnow().date()
     for number, amount, days, confirmed in ORDERS:
+        if number in have_orders:
+            continue
         order = await collateral_service.create_purchase_order(
             session,
             seller,
@@ -404,14 +418,19 @@ async def _seed_supply_chain(session: AsyncSession) -> bool:
             await collateral_service.confirm_purchase_order(
                 session, buyer, purchase_order_id=order.id, note="goods received in full"
             )
-    # Golden Grain keeps its goods at the bonded warehouse, which may then issue it receipts.
-    await party_service.authorize_agent(
-        session,
-        SEEDER,
-        agent=party_service.Agent(organization_id=warehouse_user.organization_id),
-        party=party_service.Party(organization_id=cargo.id),
-    )
+        created = True
+    if not receipts:
+        # Golden Grain keeps its goods at the bonded warehouse, which may then issue it
+        # receipts.
+        await party_service.authorize_agent(
+            session,
+            SEEDER,
+            agent=party_service.Agent(organization_id=warehouse_user.organization_id),
+            party=party_service.Party(organization_id=cargo.id),
+        )
     for number, goods, quantity, price in RECEIPTS:
+        if number in have_receipts:
+            continue
         await collateral_service.issue_warehouse_receipt(
             session,
             warehouse,
@@ -423,28 +442,102 @@ async def _seed_supply_chain(session: AsyncSession) -> bool:
             location="Bonded zone, shed 3",
             unit_price=Money.parse(price, "CNY"),
         )
+        created = True
     await session.flush()
-    return True
+    return created
+
+
+class Ending(enum.Enum):
+    """What happens to a demo deal after it is created."""
+
+    DRAFT = "left as a draft"
+    SUBMITTED = "submitted"
+    WITHDRAWN = "withdrawn as a draft"
+    SUBMITTED_THEN_WITHDRAWN = "submitted, then withdrawn (its claims released)"
+
+
+@dataclass(frozen=True)
+class DemoDeal:
+    """One demo application. ``applicant``: ``seller`` (Minghai), ``owner`` (Golden Grain),
+    ``young`` (Zhang Min, directly) or ``partner`` (the partner app, for Zhang Min). The
+    purpose identifies the deal at its funder, so a second run does not make it again."""
+
+    funder: str
+    line: ProductLine
+    ending: Ending
+    applicant: str
+    amount: str
+    term: int
+    purpose: str
+    order: str | None = None
+    receipt: str | None = None
+    consent: bool = True
+    reason: str = ""
+
+
+_EAST, _JADE = FUNDERS[0].slug, FUNDERS[1].slug
+_OF, _WRP, _CC = (
+    ProductLine.ORDER_FINANCING,
+    ProductLine.WAREHOUSE_RECEIPT_PLEDGE,
+    ProductLine.CONSUMER_CREDIT,
+)
+
+#: The demo deals in the order they are made: at each funder one of every line in each of
+#: DRAFT, SUBMITTED and WITHDRAWN. An order or receipt backs one live (submitted) deal, so
+#: the submitted ones name different collateral; drafts and withdrawn deals hold no claim.
+DEALS = (
+    # East River Bank.
+    DemoDeal(_EAST, _OF, Ending.SUBMITTED, "seller", "1900000.00", 6,
+             "Steel plate for the Huaxin order HX-PO-0815", order="HX-PO-0815"),  # 80 % of 2.4M
+    DemoDeal(_EAST, _WRP, Ending.SUBMITTED, "owner", "3000000.00", 180,
+             "Soybean inventory through the crush season", receipt="BLW-WR-0101"),
+    DemoDeal(_EAST, _CC, Ending.SUBMITTED, "partner", "30000.00", 12, "Furniture for a new flat"),
+    DemoDeal(_EAST, _CC, Ending.DRAFT, "young", "8000.00", 6, "Language course", consent=False),
+    DemoDeal(_EAST, _CC, Ending.WITHDRAWN, "partner", "5000.00", 3, "New phone",
+             reason="paid in cash"),
+    DemoDeal(_EAST, _OF, Ending.DRAFT, "seller", "900000.00", 6,
+             "Castings for the Huaxin order HX-PO-1021", order="HX-PO-1021"),
+    DemoDeal(_EAST, _OF, Ending.WITHDRAWN, "seller", "600000.00", 3,
+             "Bearings for the Huaxin order HX-PO-0930", order="HX-PO-0930",
+             reason="the order is still unconfirmed"),
+    DemoDeal(_EAST, _WRP, Ending.DRAFT, "owner", "1800000.00", 90,
+             "Rapeseed stock for the autumn pressing", receipt="BLW-WR-0104"),
+    DemoDeal(_EAST, _WRP, Ending.WITHDRAWN, "owner", "1000000.00", 90,
+             "Wheat stock bridge", receipt="BLW-WR-0103", reason="applied at another funder"),
+    # Jade Capital Lending.
+    DemoDeal(_JADE, _OF, Ending.SUBMITTED, "seller", "1400000.00", 3,
+             "Components for the Huaxin order HX-PO-0902", order="HX-PO-0902"),  # 80 % of 1.8M
+    DemoDeal(_JADE, _OF, Ending.DRAFT, "seller", "700000.00", 3,
+             "Fittings for the Huaxin order HX-PO-0930 (awaiting confirmation)",
+             order="HX-PO-0930"),
+    DemoDeal(_JADE, _WRP, Ending.SUBMITTED_THEN_WITHDRAWN, "owner", "2500000.00", 90,
+             "Corn inventory", receipt="BLW-WR-0102", reason="financed from cash flow instead"),
+    DemoDeal(_JADE, _CC, Ending.WITHDRAWN, "partner", "20000.00", 6, "Wedding expenses",
+             reason="duplicate"),
+    DemoDeal(_JADE, _OF, Ending.WITHDRAWN, "seller", "800000.00", 6,
+             "Gearboxes for the Huaxin order HX-PO-1021", order="HX-PO-1021",
+             reason="financed at East River Bank instead"),
+    # 800 t x 2,900.00 x (1 - 10 % haircut) x 70 % LTV = 1,461,600.00 at most.
+    DemoDeal(_JADE, _WRP, Ending.SUBMITTED, "owner", "1400000.00", 90,
+             "Wheat stock for the flour mill contract", receipt="BLW-WR-0103"),
+    DemoDeal(_JADE, _WRP, Ending.DRAFT, "owner", "2000000.00", 180,
+             "Corn inventory, second season", receipt="BLW-WR-0102"),
+    DemoDeal(_JADE, _CC, Ending.SUBMITTED, "partner", "15000.00", 6,
+             "Driving lessons and a car deposit"),
+    DemoDeal(_JADE, _CC, Ending.DRAFT, "young", "6000.00", 3, "Laptop for studies",
+             consent=False),
+)  # fmt: skip
 
 
 async def _seed_deals(session: AsyncSession, cipher: PersonalDataCipher) -> bool:
-    """Deals of every line for both funders, through the use cases, as the borrowers and the
-    partner app make them. East River Bank: SUBMITTED order financing, grain pledge and
-    partner consumer loan; a borrower's DRAFT; a partner application WITHDRAWN before
-    submission. Jade Capital: SUBMITTED order financing; a DRAFT on an order still pending
-    confirmation; a pledge submitted then WITHDRAWN (its receipt freed); a partner application
-    WITHDRAWN."""
-    tenants = [await tenancy.tenant_by_slug(session, f.slug) for f in FUNDERS]
-    if any(t is None for t in tenants):
-        return False
-    ids = [t.id for t in tenants if t is not None]
-    if await deal_repository.funder_deals_page(session, tenant_id=ids[0], limit=1):
-        return False
+    """The deals of :data:`DEALS` that their funder does not have yet (by purpose), through
+    the use cases, as the borrowers and the partner app make them."""
+    tenants = {f.slug: await tenancy.tenant_by_slug(session, f.slug) for f in FUNDERS}
     users = [await tenancy.user_by_email(session, email) for email, *_ in BORROWER_USERS]
     partner_org = await parties.organization_by_code(session, ORGANIZATIONS[2][2])
     core = await parties.organization_by_code(session, ORGANIZATIONS[0][2])
     cargo = await parties.organization_by_code(session, ORGANIZATIONS[4][2])
-    if None in (*users, partner_org, core, cargo):
+    if None in (*tenants.values(), *users, partner_org, core, cargo):
         return False
     assert partner_org is not None and core is not None and cargo is not None
     seller, owner, young = (_user_actor(u, Role.BORROWER) for u in users)
@@ -455,138 +548,57 @@ async def _seed_deals(session: AsyncSession, cipher: PersonalDataCipher) -> bool
         scopes=frozenset(s.value for s in PARTNER_APP_SCOPES),
         organization_id=partner_org.id,
     )
+    actors = {"seller": seller, "owner": owner, "young": young, "partner": partner}
+    young_person = users[2].person_id if users[2] is not None else None
     orders = {
         o.number: o.id
         for o in await collateral_repository.purchase_orders_page(
-            session, organization_id=core.id, limit=10
+            session, organization_id=core.id, limit=1000
         )
     }
     receipts = {
         r.number: r.id
         for r in await collateral_repository.receipts_page(
-            session, organization_id=cargo.id, limit=10
+            session, organization_id=cargo.id, limit=1000
         )
     }
-    products = {
-        (tid, p.product.product_line): p.product.id
-        for tid in ids
-        for p in await product_repository.tenant_products_page(session, tenant_id=tid, limit=10)
-    }
+    products: dict[tuple[str, ProductLine], uuid.UUID] = {}
+    existing: set[tuple[str, str]] = set()
+    for slug, tenant in tenants.items():
+        assert tenant is not None
+        for p in await product_repository.tenant_products_page(
+            session, tenant_id=tenant.id, limit=100
+        ):
+            products[(slug, p.product.product_line)] = p.product.id
+        for d in await deal_repository.funder_deals_page(
+            session, tenant_id=tenant.id, limit=10_000
+        ):
+            existing.add((slug, d.purpose))
     consent = deal_service.ConsentInput(
         text_version="credit-consent-2026-01", method=ConsentMethod.ONLINE_CHECKBOX
     )
-    young_person = users[2].person_id if users[2] is not None else None
-    east, jade = ids
-    cny = partial(Money.parse, currency="CNY")
-
-    async def apply(actor: Actor, tenant: uuid.UUID, line: ProductLine, **kw: Any) -> uuid.UUID:
+    created = False
+    for spec in DEALS:
+        if (spec.funder, spec.purpose) in existing or (spec.funder, spec.line) not in products:
+            continue
+        actor = actors[spec.applicant]
         outcome = await deal_service.create_deal(
-            session, actor, product_id=products[(tenant, line)], **kw
+            session,
+            actor,
+            product_id=products[(spec.funder, spec.line)],
+            amount=Money.parse(spec.amount, "CNY"),
+            term=spec.term,
+            purpose=spec.purpose,
+            applicant_person_id=young_person if spec.applicant == "partner" else None,
+            consent=consent if spec.consent else None,
+            purchase_order_id=orders[spec.order] if spec.order else None,
+            warehouse_receipt_ids=[receipts[spec.receipt]] if spec.receipt else [],
         )
-        return outcome.deal.id
-
-    async def submit(actor: Actor, deal_id: uuid.UUID) -> None:
-        await deal_service.submit_deal(session, actor, cipher, deal_id=deal_id)
-
-    # East River Bank.
-    deal = await apply(
-        seller,
-        east,
-        ProductLine.ORDER_FINANCING,
-        amount=cny("1900000.00"),  # advance 80 % of 2,400,000.00 = 1,920,000.00
-        term=6,
-        purpose="Steel plate for the Huaxin order HX-PO-0815",
-        consent=consent,
-        purchase_order_id=orders["HX-PO-0815"],
-    )
-    await submit(seller, deal)
-    deal = await apply(
-        owner,
-        east,
-        ProductLine.WAREHOUSE_RECEIPT_PLEDGE,
-        amount=cny("3000000.00"),  # 5,160,000.00 x 0.9 x 0.7 = 3,250,800.00
-        term=180,
-        purpose="Soybean inventory through the crush season",
-        consent=consent,
-        warehouse_receipt_ids=[receipts["BLW-WR-0101"]],
-    )
-    await submit(owner, deal)
-    deal = await apply(
-        partner,
-        east,
-        ProductLine.CONSUMER_CREDIT,
-        applicant_person_id=young_person,
-        amount=cny("30000.00"),
-        term=12,
-        purpose="Furniture for a new flat",
-        consent=consent,
-    )
-    await submit(partner, deal)
-    await apply(
-        young,
-        east,
-        ProductLine.CONSUMER_CREDIT,
-        amount=cny("8000.00"),
-        term=6,
-        purpose="Language course",
-    )
-    deal = await apply(
-        partner,
-        east,
-        ProductLine.CONSUMER_CREDIT,
-        applicant_person_id=young_person,
-        amount=cny("5000.00"),
-        term=3,
-        purpose="New phone",
-        consent=consent,
-    )
-    await deal_service.withdraw_deal(session, partner, deal_id=deal, reason="paid in cash")
-    # Jade Capital Lending.
-    deal = await apply(
-        seller,
-        jade,
-        ProductLine.ORDER_FINANCING,
-        amount=cny("1400000.00"),  # advance 80 % of 1,800,000.00 = 1,440,000.00
-        term=3,
-        purpose="Components for the Huaxin order HX-PO-0902",
-        consent=consent,
-        purchase_order_id=orders["HX-PO-0902"],
-    )
-    await submit(seller, deal)
-    await apply(
-        seller,
-        jade,
-        ProductLine.ORDER_FINANCING,
-        amount=cny("700000.00"),
-        term=3,
-        purpose="Fittings for the Huaxin order HX-PO-0930 (awaiting confirmation)",
-        consent=consent,
-        purchase_order_id=orders["HX-PO-0930"],
-    )
-    deal = await apply(
-        owner,
-        jade,
-        ProductLine.WAREHOUSE_RECEIPT_PLEDGE,
-        amount=cny("2500000.00"),
-        term=90,
-        purpose="Corn inventory",
-        consent=consent,
-        warehouse_receipt_ids=[receipts["BLW-WR-0102"]],
-    )
-    await submit(owner, deal)
-    await deal_service.withdraw_deal(
-        session, owner, deal_id=deal, reason="financed from cash flow instead"
-    )
-    deal = await apply(
-        partner,
-        jade,
-        ProductLine.CONSUMER_CREDIT,
-        applicant_person_id=young_person,
-        amount=cny("20000.00"),
-        term=6,
-        purpose="Wedding expenses",
-        consent=consent,
-    )
-    await deal_service.withdraw_deal(session, partner, deal_id=deal, reason="duplicate")
+        deal_id = outcome.deal.id
+        if spec.ending in (Ending.SUBMITTED, Ending.SUBMITTED_THEN_WITHDRAWN):
+            await deal_service.submit_deal(session, actor, cipher, deal_id=deal_id)
+        if spec.ending in (Ending.WITHDRAWN, Ending.SUBMITTED_THEN_WITHDRAWN):
+            await deal_service.withdraw_deal(session, actor, deal_id=deal_id, reason=spec.reason)
+        created = True
     await session.flush()
-    return True
+    return created

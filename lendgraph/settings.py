@@ -73,6 +73,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Database connections per process (as many again may overflow)",
     )
+    db_pool_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Longest wait of an API request for a database connection; past it the "
+        "request is answered 503 with Retry-After",
+    )
+    max_requests_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description="HTTP requests one API process serves at once; more are answered 503 with "
+        "Retry-After at once. Default: 4 x LENDGRAPH_DB_POOL_SIZE",
+    )
 
     broker_url: str | None = Field(
         default=None,
@@ -123,6 +135,11 @@ class Settings(BaseSettings):
     max_query_tokens: int = Field(
         default=2000, ge=1, description="Most tokens in one GraphQL document"
     )
+    graphiql: bool | None = Field(
+        default=None,
+        description="Serve GraphiQL to browsers on GET /graphql (on by default in dev and "
+        "test, off in production)",
+    )
     ws_principal_recheck_seconds: float = Field(
         default=2.0,
         gt=0,
@@ -159,6 +176,18 @@ class Settings(BaseSettings):
         if value.upper() not in LOG_LEVELS:
             raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
         return value.upper()
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL is a development tool: on outside production unless turned off."""
+        if self.graphiql is not None:
+            return self.graphiql
+        return self.environment != "production"
+
+    @property
+    def requests_in_flight_limit(self) -> int:
+        """The bound on HTTP requests in flight per API process."""
+        return self.max_requests_in_flight or 4 * self.db_pool_size
 
     @property
     def password_grant_enabled(self) -> bool:
@@ -244,6 +273,8 @@ COMMANDS: dict[str, CommandSettings] = {
             "environment",
             *_APP_DATABASE,
             "db_pool_size",
+            "db_pool_timeout_seconds",
+            "max_requests_in_flight",
             "host",
             "port",
             "serve_workers",
@@ -259,6 +290,7 @@ COMMANDS: dict[str, CommandSettings] = {
             "max_query_depth",
             "max_aliases",
             "max_query_tokens",
+            "graphiql",
             "ws_principal_recheck_seconds",
             *_LOGS,
         ),
@@ -318,6 +350,7 @@ COMMANDS: dict[str, CommandSettings] = {
             "port",
             "data_dir",
             "issuer",
+            "graphiql",
             *_LOGS,
         ),
         environments=frozenset({"dev", "test"}),

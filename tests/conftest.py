@@ -107,6 +107,10 @@ def settings(owner_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Settin
         audience="lendgraph",
         data_key="test-data-key-" + "x" * 32,
         db_pool_size=5,
+        # Tests that hold connections or run concurrent requests must not meet the overload
+        # bounds (tests/api/test_overload.py and test_burst.py set their own).
+        db_pool_timeout_seconds=30,
+        max_requests_in_flight=10_000,
         log_json=False,
     )
 

@@ -26,12 +26,16 @@ def app_role_url(owner_url: str | URL, role: str, password: str | None) -> URL:
     return async_url(owner_url).set(username=role, password=password)
 
 
-def create_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine on asyncpg with a bounded pool."""
+def create_engine(
+    url: str | URL, *, pool_size: int = 10, pool_timeout: float = 30.0
+) -> AsyncEngine:
+    """An async engine on asyncpg with a bounded pool; a checkout waits at most
+    ``pool_timeout`` seconds for a connection, then raises ``sqlalchemy.exc.TimeoutError``."""
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
     )
 

@@ -36,6 +36,7 @@ import psutil
 import pytest
 import redis
 from joserfc.jwk import KeySet
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -519,6 +520,7 @@ def test_serve_runs_several_worker_processes(database: Database, tmp_path: Path)
         LENDGRAPH_PORT=str(_free_port()),
         LENDGRAPH_SERVE_WORKERS="1",
         LENDGRAPH_DATA_DIR=str(tmp_path),
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
     )
     with log.open("w") as err:
         process = subprocess.Popen(
@@ -536,6 +538,25 @@ def test_serve_runs_several_worker_processes(database: Database, tmp_path: Path)
         ]
         assert len(workers) == 2, log.read_text()
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        # Metrics: every worker writes to the folder, and a scrape of either reports the sum.
+        for _ in range(20):  # a connection each: the kernel spreads them over the workers
+            ping = httpx.post(
+                f"http://127.0.0.1:{port}/graphql", json={"query": "query Ping { __typename }"}
+            )
+            assert ping.status_code == 200, ping.text
+        pids = {int(p.stem.rsplit("_", 1)[1]) for p in (tmp_path / "metrics").glob("*.db")}
+        assert {w.pid for w in workers} <= pids
+        for _ in range(4):
+            scraped = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            samples = {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(scraped)
+                for s in family.samples
+            }
+            ping_key = (("operation", "Ping"), ("outcome", "ok"), ("type", "query"))
+            assert samples[("lendgraph_graphql_operations_total", ping_key)] == 20
+            # Each worker's pool holds 10 connections plus 10 overflowing: 40 for the two.
+            assert samples[("lendgraph_db_pool_connections_max", ())] == 40
     finally:
         code = _stop(process)
     assert code == 0, log.read_text()

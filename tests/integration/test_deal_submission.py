@@ -176,7 +176,7 @@ async def test_demo_seeds_deals_in_several_states_for_both_funders(app_state, ow
             )
         ).one()
     assert set(orders.values()) == {"CONFIRMED", "PENDING_CONFIRMATION"}
-    assert receipts == 3
+    assert receipts == 4
     for funder in demo.FUNDERS:
         mine = [r for r in rows if r[0] == funder.slug]
         assert {r[2] for r in mine} >= {"DRAFT", "SUBMITTED", "WITHDRAWN"}, (funder, mine)
@@ -187,7 +187,7 @@ async def test_demo_seeds_deals_in_several_states_for_both_funders(app_state, ow
         }
         assert {r[3] for r in mine} >= {"DIRECT", "PARTNER_APP"}
     # Submitted deals hold their collateral; the withdrawn pledge released its receipt.
-    assert tuple(live) == (1, 2)
+    assert tuple(live) == (2, 2)
 
 
 async def test_a_submission_refused_part_way_takes_back_its_own_claims(
