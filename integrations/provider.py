@@ -10,6 +10,7 @@ tell that a call never reached the provider.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 import threading
@@ -167,7 +168,8 @@ class SandboxProvider:
         self._credentials = dict(credentials)
         self._keys = {key_id: c.secret for key_id, c in self._credentials.items()}
         self._nonces = _Nonces()
-        self._answers: dict[tuple[str, str, str], Reply] = {}
+        # (key ID, path, idempotency key): the first request's body digest and answer.
+        self._answers: dict[tuple[str, str, str], tuple[str, Reply]] = {}
 
     def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """A Starlette endpoint running ``handler`` behind the protocol's checks."""
@@ -205,9 +207,16 @@ class SandboxProvider:
 
         idempotency_key = request.headers.get("idempotency-key")
         remembered = (key_id, request.url.path, idempotency_key) if idempotency_key else None
+        digest = hashlib.sha256(body).hexdigest()
         if remembered is not None and remembered in self._answers:
-            reply = self._answers[remembered]
-            entry.outcome = "replayed"
+            first_digest, reply = self._answers[remembered]
+            if first_digest == digest:
+                entry.outcome = "replayed"
+            else:
+                reply = Reply.refuse(
+                    422, "IDEMPOTENCY_KEY_REUSED", "this key was used for another request"
+                )
+                entry.outcome = "422"
         else:
             try:
                 data = json.loads(body) if body else None
@@ -218,7 +227,7 @@ class SandboxProvider:
             else:
                 reply = await handler(Call(request, request_id, key_id, data, idempotency_key))
             if remembered is not None and reply.status == 200:
-                self._answers[remembered] = Reply.ok(reply.payload)
+                self._answers[remembered] = (digest, Reply.ok(reply.payload))
             entry.outcome = reply.behaviour if reply.behaviour != "answer" else str(reply.status)
 
         if reply.behaviour == "unavailable":

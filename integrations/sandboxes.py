@@ -3,7 +3,8 @@
 both the tests and ``lendgraph dev`` (whatever their event loops) can start and stop it.
 
     with SandboxServer(latency=0.0) as sandbox:
-        providers = risk_providers(settings_with(sandbox.environment()))
+        os.environ.update(sandbox.environment())  # what lendgraph dev does
+        providers = risk_providers(Settings())
 """
 
 from __future__ import annotations

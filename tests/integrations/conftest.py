@@ -3,7 +3,8 @@ pointed at them through settings, as a deployment would be."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
@@ -30,6 +31,17 @@ def resident_id(body: str) -> str:
 GOOD_ID = resident_id("11010519491231002")
 
 
+def eventually(condition: Callable[[], bool], within: float = 10.0) -> bool:
+    """Whether ``condition`` holds within ``within`` seconds (for what another thread does
+    after a call returns, such as the sandbox noticing a client went away)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxServer]:
     with SandboxServer(latency=0.0, hang_seconds=HANG_SECONDS) as server:
@@ -44,7 +56,7 @@ def sandbox_settings(sandbox: SandboxServer, **overrides: object) -> Settings:
     }
     values.update(environment="test", provider_timeout_seconds=5.0)
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 async def open_providers(

@@ -25,7 +25,7 @@ from domain.risk.ports import (
 )
 from integrations.http import SignedJsonClient
 from integrations.sandboxes import SandboxServer
-from tests.integrations.conftest import GOOD_ID
+from tests.integrations.conftest import GOOD_ID, HANG_SECONDS, eventually
 
 CONSENT = ConsentReference(
     reference="deal:6f1c2a4e-0000-4000-8000-000000000001",
@@ -134,6 +134,8 @@ async def test_a_held_answer_times_out(impatient: RiskProviders, sandbox: Sandbo
     assert caught.value.retryable
     received = sandbox.log.find(str(caught.value.request_id))
     assert received is not None and received.outcome == "timeout"
+    # The client closed its connection: the sandbox saw it go long before its hang ended.
+    assert eventually(lambda: received.abandoned, within=HANG_SECONDS / 2)
 
 
 async def test_a_trickled_answer_times_out_as_a_whole(impatient: RiskProviders) -> None:
@@ -205,3 +207,12 @@ async def test_a_repeated_idempotency_key_gets_the_same_report(
     assert other.report_id != first.report_id
     replayed = sandbox.log.find(again.request_id)
     assert replayed is not None and replayed.outcome == "replayed"
+
+
+async def test_an_idempotency_key_is_not_reused_for_another_subject(
+    providers: RiskProviders,
+) -> None:
+    await providers.bureau.pull_report(pull("Zhang Min", key="pull-3"))
+    with pytest.raises(RequestRejected) as caught:
+        await providers.bureau.pull_report(pull("Li Wei thin", key="pull-3"))
+    assert (caught.value.status, caught.value.code) == (422, "IDEMPOTENCY_KEY_REUSED")
