@@ -14,6 +14,7 @@ from domain.kernel.money import Money, MoneyError
 __all__ = ["Fields", "Malformed"]
 
 T = TypeVar("T")
+_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "a boolean", list: "a list"}
 
 
 class Malformed(ValueError):
@@ -40,7 +41,7 @@ class Fields:
             return None
         # bool is an int in Python, never in these answers.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise Malformed(f"{self._where}.{name} is not a {kind.__name__}")
+            raise Malformed(f"{self._where}.{name} is not {_NAMES.get(kind, kind.__name__)}")
         return value
 
     def text(self, name: str) -> str:
