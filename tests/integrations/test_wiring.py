@@ -81,7 +81,9 @@ def test_invalid_provider_settings(
 
 async def test_dev_points_every_port_at_its_sandboxes(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PROVIDER_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+        # Set, then removed: monkeypatch then also removes what start_sandboxes writes.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     # A provider the developer configured is left alone.
     monkeypatch.setenv("LENDGRAPH_PRICE_FEED_URL", "https://feed.example")
     monkeypatch.setenv("LENDGRAPH_PRICE_FEED_KEY_ID", "mine")
