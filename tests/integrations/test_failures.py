@@ -42,7 +42,8 @@ async def _identity(p: RiskProviders, outcome: str) -> object:
 
 
 async def _prices(p: RiskProviders, outcome: str) -> object:
-    return await p.price_feed.quote(PriceQuoteRequest(f"AL-{outcome}", "CNY"))
+    code = f"AL-{outcome}" if outcome else "AL"
+    return await p.price_feed.quote(PriceQuoteRequest(code, "CNY"))
 
 
 KINDS: list[tuple[ProviderKind, Call]] = [
@@ -98,3 +99,17 @@ async def test_no_provider_listening(
         await close_risk_providers(providers)
     assert caught.value.status is None
     assert isinstance(caught.value, ProviderError) and caught.value.retryable
+
+
+async def test_the_sandbox_latency_setting_delays_every_answer() -> None:
+    # Latency of 10 s (each answer 5 to 15 s late) against a 0.5 s client: a good answer
+    # that would have come had the sandbox not waited ends in a timeout instead.
+    with SandboxServer(latency=10.0) as slow:
+        providers = await open_providers(slow, provider_timeout_seconds=0.5)
+        try:
+            with pytest.raises(ProviderTimeout):
+                await _prices(providers, "")
+        finally:
+            await close_risk_providers(providers)
+        (received,) = slow.log.entries()
+        assert received.key_id is not None  # authenticated, then held
