@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from domain.kernel.money import Money
 
@@ -74,6 +74,18 @@ class ProviderError(Exception):
         super().__init__(message)
         self.kind = kind
         self.request_id = request_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The keyword-only fields do not survive the default (positional) pickling, and a
+        # failure may cross a process boundary on its way to the job that records it.
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+
+
+def _rebuild(cls: type[ProviderError], message: str, fields: dict[str, Any]) -> ProviderError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(fields)
+    return error
 
 
 class ProviderTimeout(ProviderError):

@@ -4,12 +4,22 @@ and which broken answers are refused, naming the field."""
 from __future__ import annotations
 
 import copy
+import pickle
 from typing import Any
 
 import pytest
 
 from domain.kernel.money import Money
-from domain.risk.ports import CreditFile, PriceQuoteRequest
+from domain.risk.ports import (
+    ConsentRequired,
+    CreditFile,
+    PriceQuoteRequest,
+    ProviderError,
+    ProviderKind,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RequestRejected,
+)
 from integrations.answers import Malformed
 from integrations.bureau.client import read_report
 from integrations.identity.client import read_verification
@@ -137,3 +147,23 @@ def test_a_broken_quote(path: str, value: Any, says: str) -> None:
     with pytest.raises(Malformed) as caught:
         read_quote(changed(QUOTE, path, value), "r1", asked)
     assert says in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ProviderTimeout("slow", kind=ProviderKind.IDENTITY, request_id="r1"),
+        ProviderUnavailable("down", kind=ProviderKind.PRICE_FEED, request_id="r2", status=503),
+        RequestRejected(
+            "no", kind=ProviderKind.CREDIT_BUREAU, request_id="r3", status=422, code="X"
+        ),
+        ConsentRequired("no consent", kind=ProviderKind.CREDIT_BUREAU),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_errors_survive_pickling(error: ProviderError) -> None:
+    copy_ = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+    assert type(copy_) is type(error)
+    assert str(copy_) == str(error)
+    assert copy_.__dict__ == error.__dict__
+    assert copy_.retryable is error.retryable
