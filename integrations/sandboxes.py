@@ -1,0 +1,169 @@
+"""All sandbox providers in one loopback HTTP server: each kind mounted under its prefix
+(:data:`PREFIXES`) of one uvicorn server on a free port, run in a thread of its own so that
+both the tests and ``lendgraph dev`` (whatever their event loops) can start and stop it.
+
+    with SandboxServer(latency=0.0) as sandbox:
+        os.environ.update(sandbox.environment())  # what lendgraph dev does
+        providers = risk_providers(Settings())
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Final, Self
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from domain.risk.ports import ProviderKind
+from integrations.bureau import sandbox as bureau
+from integrations.identity import sandbox as identity
+from integrations.provider import SandboxLog, SandboxProvider
+from integrations.signing import Credentials
+from integrations.valuation import sandbox as valuation
+
+__all__ = ["PREFIXES", "SandboxServer", "generate_credentials", "sandbox_app"]
+
+PREFIXES: Final[Mapping[ProviderKind, str]] = {
+    ProviderKind.CREDIT_BUREAU: "/bureau",
+    ProviderKind.IDENTITY: "/identity",
+    ProviderKind.PRICE_FEED: "/prices",
+}
+_APPS = {
+    ProviderKind.CREDIT_BUREAU: bureau.create_app,
+    ProviderKind.IDENTITY: identity.create_app,
+    ProviderKind.PRICE_FEED: valuation.create_app,
+}
+#: The settings that point a deployment at each kind (see ``lendgraph.settings``).
+SETTING_PREFIXES: Final[Mapping[ProviderKind, str]] = {
+    ProviderKind.CREDIT_BUREAU: "LENDGRAPH_BUREAU",
+    ProviderKind.IDENTITY: "LENDGRAPH_IDENTITY",
+    ProviderKind.PRICE_FEED: "LENDGRAPH_PRICE_FEED",
+}
+
+
+def generate_credentials() -> dict[ProviderKind, Credentials]:
+    """A fresh key ID and secret for each kind."""
+    return {
+        # The secret is text, as a setting carries it (its UTF-8 bytes are the key).
+        kind: Credentials(
+            f"sandbox-{kind.lower()}-{secrets.token_hex(4)}", secrets.token_hex(32).encode()
+        )
+        for kind in ProviderKind
+    }
+
+
+def sandbox_app(
+    credentials: Mapping[ProviderKind, Credentials],
+    *,
+    log: SandboxLog,
+    latency: float = 0.0,
+    hang_seconds: float = 30.0,
+) -> Starlette:
+    """One Starlette app with every sandbox kind under its prefix."""
+    routes = [
+        Mount(
+            PREFIXES[kind],
+            _APPS[kind](
+                SandboxProvider(
+                    kind.value,
+                    credentials[kind],
+                    log=log,
+                    latency=latency,
+                    hang_seconds=hang_seconds,
+                )
+            ),
+        )
+        for kind in ProviderKind
+    ]
+    return Starlette(routes=routes)
+
+
+class SandboxServer:
+    """The sandboxes served on ``host`` (loopback) at a free port, in a background thread."""
+
+    def __init__(
+        self,
+        credentials: Mapping[ProviderKind, Credentials] | None = None,
+        *,
+        latency: float = 0.0,
+        hang_seconds: float = 30.0,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.credentials = dict(credentials or generate_credentials())
+        self.log = SandboxLog()
+        self.host = host
+        self.port = 0
+        app = sandbox_app(
+            self.credentials, log=self.log, latency=latency, hang_seconds=hang_seconds
+        )
+        # No log configuration of its own (the process has one) and no lifespan to run; a
+        # request held open (the timeout outcome) does not hold up the stop for long.
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=1,
+            )
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def url(self, kind: ProviderKind) -> str:
+        """Where ``kind``'s sandbox answers."""
+        return self.base_url + PREFIXES[kind]
+
+    def environment(self) -> dict[str, str]:
+        """The settings (environment variables) that point every port at these sandboxes."""
+        env: dict[str, str] = {}
+        for kind, prefix in SETTING_PREFIXES.items():
+            env[f"{prefix}_URL"] = self.url(kind)
+            env[f"{prefix}_KEY_ID"] = self.credentials[kind].key_id
+            env[f"{prefix}_SECRET"] = self.credentials[kind].secret.decode()
+        return env
+
+    def start(self, timeout: float = 10.0) -> Self:
+        """Bind a free port and serve; returns once the server accepts connections."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        self.port = sock.getsockname()[1]
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="sandboxes", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
