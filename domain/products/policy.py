@@ -616,7 +616,10 @@ def schedule_terms(
     business-day convention on ``calendar`` (the product's holiday calendar without operator
     entries when omitted)."""
     rule = terms.business_day_convention
-    days = calendar if calendar is not None else calendar_of(terms.holiday_calendar)
+    # No convention, no calendar: the engine then never looks a date up (the quote hot path).
+    days = None
+    if rule is not BusinessDayRule.NONE:
+        days = calendar if calendar is not None else calendar_of(terms.holiday_calendar)
     if terms.term_unit is TermUnit.DAY:
         return ScheduleTerms(
             principal=amount,
@@ -648,13 +651,13 @@ def calendar_check(
 ) -> tuple[tuple[bool, ...], tuple[CalendarWarning, ...]]:
     """Whether each due date of ``schedule`` was placed on a known calendar, and a warning for
     each that was not. With no business-day convention no date depends on the calendar."""
+    if rule is BusinessDayRule.NONE:
+        return (True,) * len(schedule.installments), ()
     known: list[bool] = []
     warnings: list[CalendarWarning] = []
     for line in schedule.installments:
         # Both ends: a date rolled from 31 December into January needs the next year too.
-        ok = rule is BusinessDayRule.NONE or (
-            calendar.covers(line.period_end) and calendar.covers(line.due_date)
-        )
+        ok = calendar.covers(line.period_end) and calendar.covers(line.due_date)
         known.append(ok)
         if not ok:
             years = sorted({line.period_end.year, line.due_date.year})
