@@ -62,6 +62,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await app_state.engine.dispose()
+        metrics.process_exiting()
 
     routes = [
         *health.routes,

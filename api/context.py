@@ -121,10 +121,14 @@ async def unit_of_work(
 ) -> AsyncIterator[AsyncSession]:
     """A session whose every transaction binds ``actor``'s scope: the active-principal check
     first, commit when the block ends, rollback when it raises, closed (its connection back
-    in the pool) either way."""
+    in the pool) either way. No connection within the pool's timeout for the check raises
+    :class:`api.overload.Overloaded`."""
     session = open_session(state.sessions, db_scope(actor))
     try:
-        await require_active_principal(session, principal)
+        try:
+            await require_active_principal(session, principal)
+        except PoolTimeout as exc:  # the session's first checkout: nothing has run
+            raise Overloaded from exc
         yield session
         await session.commit()
     except BaseException:
@@ -235,27 +239,24 @@ async def execute_in_unit_of_work(
     ``MissingQueryError``, ``CannotGetOperationTypeError`` and ``InvalidOperationTypeError``
     for the transport to answer; nothing has run then."""
     actor = caller.actor
-    try:
-        async with unit_of_work(state, caller.principal, actor) as session:
-            context = Context(state=state, principal=caller.principal, actor=actor, session=session)
-            result = await schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                root_value=root_value,
-                operation_name=operation_name,
-                allowed_operation_types=allowed_operation_types,
-                operation_extensions=extensions,
-            )
-            if overloaded(result):
-                # A resolver got no connection in time: whatever other fields did is rolled
-                # back, so that the 503 means that nothing was done.
-                raise Overloaded
-            if refused_before_execution(result):
-                await session.rollback()  # no field ran: nothing to keep
-            return result
-    except PoolTimeout as exc:  # the first checkout, for the active-principal check
-        raise Overloaded from exc
+    async with unit_of_work(state, caller.principal, actor) as session:
+        context = Context(state=state, principal=caller.principal, actor=actor, session=session)
+        result = await schema.execute(
+            query,
+            variable_values=variables,
+            context_value=context,
+            root_value=root_value,
+            operation_name=operation_name,
+            allowed_operation_types=allowed_operation_types,
+            operation_extensions=extensions,
+        )
+        if overloaded(result):
+            # A resolver got no connection in time: whatever other fields did is rolled back
+            # (unit_of_work), so that the 503 means that nothing was done.
+            raise Overloaded
+        if refused_before_execution(result):
+            await session.rollback()  # no field ran: nothing to keep
+        return result
 
 
 def refused_before_execution(result: object) -> bool:

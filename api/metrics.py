@@ -203,6 +203,13 @@ class OperationMetrics(SchemaExtension):
         OPERATION_SECONDS.labels(operation=label, type=kind).observe(time.perf_counter() - started)
 
 
+def process_exiting() -> None:
+    """In multiprocess mode, drop this process's live gauges (pool, requests in flight), so
+    that a stopped or replaced worker no longer adds to the sums; its counters stay."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
 def registry() -> CollectorRegistry:
     """What a scrape reports: every process's values in multiprocess mode, else this one's."""
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:

@@ -116,9 +116,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=list(NODE_TYPES.values()),
-        # First, so that it settles idempotent answers after the others (MaskErrors) are done.
-        # OperationMetrics first: it sees every operation, also one a limit refuses before
-        # the others start. OverloadGuard last: its exit runs before MaskErrors'.
+        # IdempotentAnswers before the limits, so that it settles idempotent answers after the
+        # others (MaskErrors) are done. OperationMetrics first: it sees every operation, also
+        # one a limit refuses before the others start. OverloadGuard last: its exit runs
+        # before MaskErrors'.
         extensions=[OperationMetrics, IdempotentAnswers, *extensions(settings), OverloadGuard],
         config=StrawberryConfig(batching_config=None, scalar_map=SCALAR_MAP),
     )

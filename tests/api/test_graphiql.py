@@ -78,3 +78,19 @@ async def test_graphiql_is_off_by_default_in_production_and_on_when_set(
             assert page.status_code == 405
             assert page.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
             assert asset.status_code == 404
+
+
+async def test_the_introspection_graphiql_sends_is_answered_within_the_limits(client) -> None:
+    """GraphiQL 3 asks for the schema with graphql-js's introspection query (descriptions of
+    the schema and deprecated input values included): the depth, alias and token limits let
+    it through, so its docs and completion work."""
+    from graphql import get_introspection_query
+
+    query = get_introspection_query(
+        descriptions=True, schema_description=True, input_value_deprecation=True
+    )
+    response = await client.post("/graphql", json={"query": query, "operationName": None})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"

@@ -560,6 +560,9 @@ def test_serve_runs_several_worker_processes(database: Database, tmp_path: Path)
     finally:
         code = _stop(process)
     assert code == 0, log.read_text()
+    # Stopped workers take their live gauges with them; their counters stay.
+    assert not list((tmp_path / "metrics").glob("gauge_live*"))
+    assert list((tmp_path / "metrics").glob("counter_*.db"))
 
 
 def test_worker_takes_its_flags_and_logs_json_lines(database: Database) -> None:
