@@ -9,7 +9,7 @@ variables before any resolver runs (:class:`CostModel`):
   objects in :data:`FREE_TYPES`, which come with their parent (``Money``, ``PageInfo``,
   ``UserError``, a quote's instalments...);
 - a connection costs 2 plus ``first`` (or ``last``) times the cost of one edge, whose ``node``
-  costs 1 plus what it selects;
+  costs 1 plus what it selects (a size the resolver refuses, outside 1 to 100, counts as 0);
 - a list of objects costs its declared size (:data:`LIST_SIZES`; ``nodes`` the number of IDs
   given) times the cost of one item;
 - fields in :data:`FIELD_WEIGHTS` cost their declared weight instead of 1 (``quote``: 50);
@@ -255,7 +255,7 @@ class _Walk:
                 return weight
             return weight + self.composite(named, subsets, value, inner_page)
         if is_connection(parent) and name == "edges":
-            weight, size = 0, page if page is not None else MAX_PAGE
+            weight, size = 0, page if page is not None else 0
         else:
             size = self.list_size(key, nodes[0])
         if value is _ESTIMATE:
@@ -289,11 +289,17 @@ class _Walk:
         return LIST_SIZES.get(key, DEFAULT_LIST_SIZE)
 
     def page_size(self, node: FieldNode) -> int:
-        """``first`` or ``last``, at most the page cap: the resolver refuses a larger one, or
-        none, with its own error, which says more than a cost would."""
+        """``first`` or ``last``. A size outside 1 to the page cap counts as none: every
+        connection's resolver refuses it (``check_first``) before loading anything, with an
+        error that says more than a cost would; so does the executor a size that is not a
+        number."""
         sizes = [self.argument(node, name) for name in ("first", "last")]
-        numbers = [s for s in sizes if isinstance(s, int) and not isinstance(s, bool)]
-        return min(MAX_PAGE, max(0, *numbers)) if numbers else MAX_PAGE
+        usable = [
+            s
+            for s in sizes
+            if isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= MAX_PAGE
+        ]
+        return max(usable, default=0)
 
     def argument(self, node: FieldNode, name: str) -> object:
         for argument in node.arguments or ():

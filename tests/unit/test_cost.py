@@ -62,8 +62,11 @@ def test_connection_costs_two_plus_first_times_a_node() -> None:
     # Value objects (Money, the product terms) come with their parent.
     money = "{ products(first: 4) { edges { node { currentTerms { minAmount { amount } } } } } }"
     assert requested(money) == 2 + 4 * (1 + 1)
-    # Past the cap: counted at the cap (100), the resolver refuses it with its own error.
-    assert requested("{ products(first: 5000) { edges { node { id } } } }") == 102
+    # Outside 1 to 100 the resolver refuses the page before loading anything: its own error
+    # (BAD_USER_INPUT) is the answer, not a cost.
+    assert requested("{ products(first: 5000) { edges { node { id } } } }") == 2
+    assert requested("{ products(first: 0) { edges { node { id } } } }") == 2
+    assert requested("{ products(first: 100) { edges { node { id } } } }") == 102
 
 
 def test_variables_set_page_sizes_with_defaults() -> None:
@@ -73,8 +76,8 @@ def test_variables_set_page_sizes_with_defaults() -> None:
     defaulted = "query($n: Int = 7) { marketplace(first: $n) { edges { node { id } } } }"
     assert requested(defaulted, {}) == 9
     assert requested(defaulted, {"n": 3}) == 5
-    # A variable that is not a number is refused by the executor; until then, the cap.
-    assert requested(query, {"n": "many"}) == 102
+    # A variable that is not a number is refused by the executor: nothing runs.
+    assert requested(query, {"n": "many"}) == 2
 
 
 def test_nested_connections_multiply() -> None:
