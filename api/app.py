@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from api import graphiql, health, metrics, oauth, overload
+from api.cost import MemoryBuckets
 from api.graphql_view import LendGraphQL
 from api.idempotency import ReplayedHeader
 from api.middleware import BearerAuthMiddleware, RequestIdMiddleware
@@ -44,6 +45,7 @@ def build_state(settings: Settings, keys: SigningKeys | None = None) -> AppState
         validator=AccessTokenValidator(keys, settings.issuer, settings.audience),
         cipher=runtime.personal_data_cipher(settings),
         storage=document_storage(settings.data_dir),
+        buckets=MemoryBuckets(settings.cost_bucket_capacity, settings.cost_restore_rate),
     )
 
 

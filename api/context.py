@@ -94,6 +94,8 @@ class Caller:
 
     principal: Principal | None
     request_id: str | None
+    #: The remote address, whose query cost bucket an anonymous caller draws on.
+    client_address: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -160,6 +162,7 @@ class Context:
     principal: Principal | None
     actor: Actor
     session: AsyncSession | None = None
+    client_address: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     loaders: Loaders = field(init=False)
 
@@ -240,7 +243,13 @@ async def execute_in_unit_of_work(
     for the transport to answer; nothing has run then."""
     actor = caller.actor
     async with unit_of_work(state, caller.principal, actor) as session:
-        context = Context(state=state, principal=caller.principal, actor=actor, session=session)
+        context = Context(
+            state=state,
+            principal=caller.principal,
+            actor=actor,
+            session=session,
+            client_address=caller.client_address,
+        )
         result = await schema.execute(
             query,
             variable_values=variables,

@@ -27,6 +27,7 @@ from api.context import (
     execute_in_unit_of_work,
     refused_before_execution,
 )
+from api.cost import retry_after
 from api.state import AppState
 from api.websocket import GraphQLTransportWSHandler
 
@@ -83,7 +84,11 @@ class LendGraphQL(GraphQL[Caller, Any]):
     ) -> Caller:
         # Not yet a resolver's context: each operation builds its own in its unit of work.
         state = request.scope.get("state", {})
-        return Caller(principal=state.get("principal"), request_id=state.get("request_id"))
+        return Caller(
+            principal=state.get("principal"),
+            request_id=state.get("request_id"),
+            client_address=request.client.host if request.client else None,
+        )
 
     def parse_json(self, data: str | bytes) -> Any:
         # Strawberry lets a body that is valid JSON but not an object (``5``, ``"x"``), bytes
@@ -132,6 +137,9 @@ class LendGraphQL(GraphQL[Caller, Any]):
             # The document was refused before execution (syntax, validation, limits,
             # variables): a client error, per GraphQL over HTTP.
             sub_response.status_code = 400
+            if (wait := retry_after(result)) is not None:  # the query cost bucket is empty
+                sub_response.status_code = 429
+                sub_response.headers["Retry-After"] = str(wait)
         return result
 
 

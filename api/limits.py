@@ -15,6 +15,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from api.cost import QueryCost
 from lendgraph.settings import Settings
 
 
@@ -26,12 +27,13 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Depth, alias and token limits, parse/validation caches and error masking; each built
-    fresh per operation."""
+    """Depth, alias and token limits, the query cost, parse/validation caches and error
+    masking; each built fresh per operation."""
     return [
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: QueryCost(max_cost=settings.max_query_cost),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),

@@ -16,7 +16,13 @@ from strawberry import relay
 MAX_PAGE = 100
 
 # The arguments every connection takes.
-First = Annotated[int, strawberry.argument(description="Page size, 1 to 100.")]
+First = Annotated[
+    int,
+    strawberry.argument(
+        description="Page size, 1 to 100. Query cost: the connection costs 2 plus first times "
+        "the cost of one node (1 plus what it selects)."
+    ),
+]
 After = Annotated[str | None, strawberry.argument(description="Cursor to continue after.")]
 
 

@@ -85,7 +85,10 @@ class NodeQueries:
         self,
         info: Info,
         ids: Annotated[
-            list[relay.GlobalID], strawberry.argument(description="Global IDs, at most 100.")
+            list[relay.GlobalID],
+            strawberry.argument(
+                description="Global IDs, at most 100. Query cost: 1 per ID plus what each selects."
+            ),
         ],
     ) -> list[relay.Node | None]:
         if len(ids) > MAX_NODES:

@@ -1,5 +1,6 @@
 """What one API process holds for its lifetime: the engine, the session factory, signing
-keys, the token validator, the personal-data cipher and the document store."""
+keys, the token validator, the personal-data cipher, the document store and the query cost
+buckets."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from api.cost import BucketStore
 from domain.kernel.crypto import PersonalDataCipher
 from domain.kernel.storage import DocumentStorage
 from lendgraph.settings import Settings
@@ -25,3 +27,4 @@ class AppState:
     validator: AccessTokenValidator
     cipher: PersonalDataCipher
     storage: DocumentStorage
+    buckets: BucketStore

@@ -249,7 +249,11 @@ class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Caller, Any]):
     async def execute(self, operation: Operation[Caller, Any]) -> AsyncIterator[Any] | None:
         """A query or mutation, exactly as over HTTP; None when the socket was closed."""
         assert self.principal is not None  # subscribe before the ack closes the socket
-        caller = Caller(principal=self.principal, request_id=self.context.request_id)
+        caller = Caller(
+            principal=self.principal,
+            request_id=self.context.request_id,
+            client_address=self.context.client_address,
+        )
         try:
             result = await execute_in_unit_of_work(
                 self.schema,

@@ -181,6 +181,23 @@ class Settings(BaseSettings):
         description="Serve GraphiQL to browsers on GET /graphql (on by default in dev and "
         "test, off in production)",
     )
+    max_query_cost: int = Field(
+        default=1000,
+        ge=1,
+        description="Highest query cost one GraphQL operation may have (Shopify's rules, "
+        "computed before execution); a costlier one is refused with MAX_COST_EXCEEDED",
+    )
+    cost_bucket_capacity: float = Field(
+        default=1000.0,
+        gt=0,
+        description="Query cost points a client's bucket holds (per token's client and user, "
+        "or per remote address; kept per process)",
+    )
+    cost_restore_rate: float = Field(
+        default=50.0,
+        gt=0,
+        description="Query cost points a second that refill a client's bucket",
+    )
     ws_principal_recheck_seconds: float = Field(
         default=2.0,
         gt=0,
@@ -358,6 +375,9 @@ COMMANDS: dict[str, CommandSettings] = {
             "max_aliases",
             "max_query_tokens",
             "graphiql",
+            "max_query_cost",
+            "cost_bucket_capacity",
+            "cost_restore_rate",
             "ws_principal_recheck_seconds",
             *_LOGS,
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -278,3 +279,27 @@ async def wait_until_blocked(owner: Any, waiting: int = 1, within: float = 10.0)
         if loop.time() > deadline:
             raise AssertionError(f"{waiting} lock waiter(s) expected, {blocked} seen")
         await asyncio.sleep(0.02)
+
+
+#: How every GraphQL response body served by the API ends: the query cost of this request.
+_COST = b',"extensions":{"cost":{'
+
+
+def without_cost(body: Any) -> Any:
+    """A GraphQL response body (parsed) without ``extensions.cost``, which describes this
+    request's bucket and not the answer; for comparing whole bodies."""
+    if not isinstance(body, dict) or "extensions" not in body:
+        return body
+    extensions = {k: v for k, v in body["extensions"].items() if k != "cost"}
+    rest = {k: v for k, v in body.items() if k != "extensions"}
+    return {**rest, "extensions": extensions} if extensions else rest
+
+
+def content_without_cost(content: bytes) -> bytes:
+    """A GraphQL response's bytes with its trailing ``extensions.cost`` cut off, everything
+    before it byte for byte (for replays compared as sent)."""
+    at = content.rfind(_COST)
+    assert at > 0 and content.endswith(b"}}}}"), content[-200:]
+    cost = json.loads(content[at + 1 + len('"extensions":') : -1])
+    assert set(cost) == {"cost"}, cost
+    return content[:at] + b"}"

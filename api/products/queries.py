@@ -144,7 +144,8 @@ class ProductQueries:
 
     @strawberry.field(
         description="Price an amount over a term under a product's current version: the "
-        "schedule preview, fees, total cost of credit and APR.",
+        "schedule preview, fees, total cost of credit and APR. Query cost 50 (the schedule "
+        "and its instalments included), plus 1 for the product if selected.",
         permission_classes=[MarketplaceOrProductsRead],
     )
     async def quote(
