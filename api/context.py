@@ -70,7 +70,8 @@ class Loaders:
     documents_of_purchase_orders: DataLoader[uuid.UUID, Any]
     documents_of_receipts: DataLoader[uuid.UUID, Any]
     deals: DataLoader[uuid.UUID, Any]
-    deal_events: DataLoader[uuid.UUID, Any]
+    # Keyed by (tenant_id, deal_id), the order of the timeline's index.
+    deal_events: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
     # Keyed by (tenant_id, product_id, version): the exact version a deal applied under.
     deal_versions: DataLoader[Any, Any]
 

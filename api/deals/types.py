@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -93,7 +93,8 @@ class DealTimelineEntry:
     actor_user_pk: strawberry.Private[uuid.UUID | None]
 
     @classmethod
-    def from_row(cls, row: models.DealEvent) -> DealTimelineEntry:
+    def from_row(cls, row: Any) -> DealTimelineEntry:
+        # An ORM row or a plain one: only the columns are read.
         return cls(
             action=row.action,
             from_status=row.from_status,
@@ -218,10 +219,8 @@ class DealNode(relay.Node):
 
     @strawberry.field(description="Every change of the deal, oldest first, with who and when.")
     async def timeline(self, info: Info) -> list[DealTimelineEntry]:
-        rows = await info.context.loaders.deal_events.load(self.row.id)
-        return [
-            DealTimelineEntry.from_row(r) for r in rows or [] if r.tenant_id == self.row.tenant_id
-        ]
+        rows = await info.context.loaders.deal_events.load((self.row.tenant_id, self.row.id))
+        return [DealTimelineEntry.from_row(r) for r in rows or []]
 
     @classmethod
     async def load_by_ids(
