@@ -32,7 +32,7 @@ from domain.deals import repository as deals
 from domain.kernel.actor import Actor
 from domain.parties import repository as parties
 from domain.persistence.engine import open_session
-from domain.persistence.scope import DbScope
+from domain.persistence.scope import DbScope, PrincipalCheck, principal_verdict
 from domain.products import repository as products
 from tenants import repository as tenancy
 from tenants.tokens import Principal
@@ -100,17 +100,22 @@ class Caller:
         return self.principal.actor(self.request_id) if self.principal else ANONYMOUS
 
 
+def principal_check(principal: Principal | None) -> PrincipalCheck | None:
+    """What every transaction of the principal's unit of work checks (nothing for anonymous)."""
+    if principal is None:
+        return None
+    return PrincipalCheck(
+        client_id=principal.client_id, user_id=principal.user_id, tenant_id=principal.tenant_id
+    )
+
+
 async def require_active_principal(session: AsyncSession, principal: Principal | None) -> None:
-    """Refuse a principal whose client, user or tenant has been disabled (anonymous passes)."""
+    """Refuse a principal whose client, user or tenant has been disabled (anonymous passes).
+    The check runs in the statement that begins the transaction by binding its scope."""
     if principal is None:
         return
-    active = await tenancy.principal_active(
-        session,
-        client_id=principal.client_id,
-        user_id=principal.user_id,
-        tenant_id=principal.tenant_id,
-    )
-    if not active:
+    await session.connection()  # BEGIN, then bind-and-check: one statement
+    if principal_verdict(session) is not True:
         raise PrincipalInactive
 
 
@@ -121,7 +126,7 @@ async def unit_of_work(
     """A session whose every transaction binds ``actor``'s scope: the active-principal check
     first, commit when the block ends, rollback when it raises, closed (its connection back
     in the pool) either way."""
-    session = open_session(state.sessions, db_scope(actor))
+    session = open_session(state.sessions, db_scope(actor), principal_check(principal))
     try:
         await require_active_principal(session, principal)
         yield session

@@ -57,7 +57,7 @@ async def deals_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[
     """Batch getter: the visible deals among ``ids``."""
     if not ids:
         return {}
-    rows = await session.scalars(select(Deal).where(Deal.id.in_(ids)))
+    rows = await session.scalars(select(Deal).where(Deal.id == any_(uuid_array(ids))))
     return {row.id: row for row in rows}
 
 
@@ -240,12 +240,15 @@ async def versions_by_keys(
     keys (the versions deals were applied under)."""
     if not keys:
         return {}
+    # Arrays rather than a list of tuples: one statement text whatever the number of keys;
+    # the pairs the cross product adds are dropped below.
     stmt = select(ProductVersion).where(
-        tuple_(ProductVersion.tenant_id, ProductVersion.product_id, ProductVersion.version).in_(
-            list(keys)
-        )
+        ProductVersion.tenant_id == any_(uuid_array({k[0] for k in keys})),
+        ProductVersion.product_id == any_(uuid_array({k[1] for k in keys})),
     )
-    return {(v.tenant_id, v.product_id, v.version): v for v in await session.scalars(stmt)}
+    wanted = set(keys)
+    found = {(v.tenant_id, v.product_id, v.version): v for v in await session.scalars(stmt)}
+    return {key: row for key, row in found.items() if key in wanted}
 
 
 def add(session: AsyncSession, row: Deal) -> None:
