@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,6 +24,7 @@ from api.relay import load_node, load_node_list, load_nodes
 from api.scalars import MoneyType
 from api.tenancy.types import TenantNode, UserNode
 from domain.deals import models, policy
+from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
 
 DealStatus = strawberry.enum(
@@ -141,10 +142,11 @@ class DealNode(relay.Node):
     submitted_at: datetime | None = strawberry.field(description="When it was last submitted.")
     withdrawn_at: datetime | None = strawberry.field(description="When it was withdrawn.")
     withdrawal_reason: str | None = strawberry.field(description="Why it was withdrawn.")
-    row: strawberry.Private[models.Deal]
+    # An ORM instance (a mutation's) or a plain row (a page's): only columns are read.
+    row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, row: models.Deal) -> DealNode:
+    def from_row(cls, row: Any) -> DealNode:
         consent = None
         if row.consent_given_at and row.consent_text_version and row.consent_method:
             consent = CreditConsent(
@@ -160,7 +162,7 @@ class DealNode(relay.Node):
             channel_client_id=row.channel_client_id,
             product_version=row.product_version,
             request=LoanRequest(
-                amount=MoneyType.of(row.amount),
+                amount=MoneyType.of(Money(row.amount_minor, row.currency)),
                 term=row.term,
                 term_unit=row.term_unit,
                 purpose=row.purpose,
@@ -251,7 +253,7 @@ class DealConnection:
     page_info: relay.PageInfo = strawberry.field(description="Where this page ends.")
 
 
-def deal_connection(rows: list[models.Deal], first: int, prefix: str) -> DealConnection:
+def deal_connection(rows: Sequence[Any], first: int, prefix: str) -> DealConnection:
     """A connection from up to ``first + 1`` rows (the extra one only says there is more)."""
     edges = [
         DealEdge(

@@ -124,12 +124,17 @@ async def _list(
     after: Keyset | None,
     status: DealStatus | None,
     product_line: ProductLine | None,
-) -> list[Deal]:
+) -> list[Row[Any]]:
     where = _page(condition, after=after, status=status, product_line=product_line)
+    # Plain rows through SQLAlchemy Core: a page is read, never changed, and ORM identity
+    # and hydration cost more than the page's query itself.
     stmt = (
-        select(Deal).where(*where).order_by(Deal.created_at, Deal.tenant_id, Deal.id).limit(limit)
+        select(Deal.__table__)
+        .where(*where)
+        .order_by(Deal.created_at, Deal.tenant_id, Deal.id)
+        .limit(limit)
     )
-    return list(await session.scalars(stmt))
+    return list(await session.execute(stmt))
 
 
 async def funder_deals_page(
@@ -140,7 +145,7 @@ async def funder_deals_page(
     after: Keyset | None = None,
     status: DealStatus | None = None,
     product_line: ProductLine | None = None,
-) -> list[Deal]:
+) -> list[Row[Any]]:
     """Up to ``limit`` deals of ``tenant_id`` (every visible deal for the operator, who passes
     None), oldest first after the keyset position ``(created_at, tenant_id, id)``."""
     condition = None if tenant_id is None else Deal.tenant_id == tenant_id
@@ -159,7 +164,7 @@ async def own_deals_page(
     after: Keyset | None = None,
     status: DealStatus | None = None,
     product_line: ProductLine | None = None,
-) -> list[Deal]:
+) -> list[Row[Any]]:
     """Up to ``limit`` deals of an applicant (a person, an organization) or of a partner app's
     channel (its client and organization), oldest first."""
     conditions: list[ColumnElement[bool]] = []
@@ -196,7 +201,7 @@ async def app_deals_page(
     after: Keyset | None = None,
     status: DealStatus | None = None,
     product_line: ProductLine | None = None,
-) -> list[Deal]:
+) -> list[Row[Any]]:
     """Up to ``limit`` deals a funder's own app applied for through its client, oldest first."""
     condition = and_(
         Deal.tenant_id == tenant_id,
