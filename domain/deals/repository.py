@@ -9,9 +9,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, String, and_, any_, column, insert, or_, select, table, tuple_
+from sqlalchemy import Row, String, Table, and_, any_, column, insert, or_, select, table, tuple_
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
@@ -31,6 +31,10 @@ _tenants = table(
     column("status", String(32)),
     column("time_zone", String(64)),
 )
+
+
+_DEALS = cast(Table, Deal.__table__)
+_D = _DEALS.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +112,11 @@ def _page(
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [] if condition is None else [condition]
     if status is not None:
-        where.append(Deal.status == status)
+        where.append(_D.status == status)
     if product_line is not None:
-        where.append(Deal.product_line == product_line)
+        where.append(_D.product_line == product_line)
     if after is not None:
-        where.append(tuple_(Deal.created_at, Deal.tenant_id, Deal.id) > tuple_(*after))
+        where.append(tuple_(_D.created_at, _D.tenant_id, _D.id) > tuple_(*after))
     return where
 
 
@@ -126,14 +130,10 @@ async def _list(
     product_line: ProductLine | None,
 ) -> list[Row[Any]]:
     where = _page(condition, after=after, status=status, product_line=product_line)
-    # Plain rows through SQLAlchemy Core: a page is read, never changed, and ORM identity
-    # and hydration cost more than the page's query itself.
-    stmt = (
-        select(Deal.__table__)
-        .where(*where)
-        .order_by(Deal.created_at, Deal.tenant_id, Deal.id)
-        .limit(limit)
-    )
+    # Plain rows through SQLAlchemy Core (the table's columns, not the mapped attributes,
+    # which would route the statement through ORM loading): a page is read, never changed,
+    # and ORM identity and hydration cost more than the page's query itself.
+    stmt = select(_DEALS).where(*where).order_by(_D.created_at, _D.tenant_id, _D.id).limit(limit)
     return list(await session.execute(stmt))
 
 
@@ -148,7 +148,7 @@ async def funder_deals_page(
 ) -> list[Row[Any]]:
     """Up to ``limit`` deals of ``tenant_id`` (every visible deal for the operator, who passes
     None), oldest first after the keyset position ``(created_at, tenant_id, id)``."""
-    condition = None if tenant_id is None else Deal.tenant_id == tenant_id
+    condition = None if tenant_id is None else _D.tenant_id == tenant_id
     return await _list(
         session, condition, limit=limit, after=after, status=status, product_line=product_line
     )
@@ -169,15 +169,15 @@ async def own_deals_page(
     channel (its client and organization), oldest first."""
     conditions: list[ColumnElement[bool]] = []
     if person_id is not None:
-        conditions.append(Deal.applicant_person_id == person_id)
+        conditions.append(_D.applicant_person_id == person_id)
     if organization_id is not None and channel_client_id is None:
-        conditions.append(Deal.applicant_organization_id == organization_id)
+        conditions.append(_D.applicant_organization_id == organization_id)
     if channel_client_id is not None and organization_id is not None:
         conditions.append(
             and_(
-                Deal.channel == DealChannel.PARTNER_APP,
-                Deal.channel_client_id == channel_client_id,
-                Deal.channel_organization_id == organization_id,
+                _D.channel == DealChannel.PARTNER_APP,
+                _D.channel_client_id == channel_client_id,
+                _D.channel_organization_id == organization_id,
             )
         )
     if not conditions:
@@ -204,9 +204,9 @@ async def app_deals_page(
 ) -> list[Row[Any]]:
     """Up to ``limit`` deals a funder's own app applied for through its client, oldest first."""
     condition = and_(
-        Deal.tenant_id == tenant_id,
-        Deal.channel == DealChannel.FUNDER_APP,
-        Deal.channel_client_id == channel_client_id,
+        _D.tenant_id == tenant_id,
+        _D.channel == DealChannel.FUNDER_APP,
+        _D.channel_client_id == channel_client_id,
     )
     return await _list(
         session, condition, limit=limit, after=after, status=status, product_line=product_line
