@@ -34,7 +34,7 @@ from domain.deals import repository as deals
 from domain.kernel.actor import Actor
 from domain.parties import repository as parties
 from domain.persistence.engine import open_session
-from domain.persistence.scope import DbScope
+from domain.persistence.scope import DbScope, PrincipalCheck, principal_verdict
 from domain.products import repository as products
 from tenants import repository as tenancy
 from tenants.tokens import Principal
@@ -72,7 +72,8 @@ class Loaders:
     documents_of_purchase_orders: DataLoader[uuid.UUID, Any]
     documents_of_receipts: DataLoader[uuid.UUID, Any]
     deals: DataLoader[uuid.UUID, Any]
-    deal_events: DataLoader[uuid.UUID, Any]
+    # Keyed by (tenant_id, deal_id), the order of the timeline's index.
+    deal_events: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
     # Keyed by (tenant_id, product_id, version): the exact version a deal applied under.
     deal_versions: DataLoader[Any, Any]
 
@@ -103,17 +104,22 @@ class Caller:
         return self.principal.actor(self.request_id) if self.principal else ANONYMOUS
 
 
+def principal_check(principal: Principal | None) -> PrincipalCheck | None:
+    """What every transaction of the principal's unit of work checks (nothing for anonymous)."""
+    if principal is None:
+        return None
+    return PrincipalCheck(
+        client_id=principal.client_id, user_id=principal.user_id, tenant_id=principal.tenant_id
+    )
+
+
 async def require_active_principal(session: AsyncSession, principal: Principal | None) -> None:
-    """Refuse a principal whose client, user or tenant has been disabled (anonymous passes)."""
+    """Refuse a principal whose client, user or tenant has been disabled (anonymous passes).
+    The check runs in the statement that begins the transaction by binding its scope."""
     if principal is None:
         return
-    active = await tenancy.principal_active(
-        session,
-        client_id=principal.client_id,
-        user_id=principal.user_id,
-        tenant_id=principal.tenant_id,
-    )
-    if not active:
+    await session.connection()  # BEGIN, then bind-and-check: one statement
+    if principal_verdict(session) is not True:
         raise PrincipalInactive
 
 
@@ -125,7 +131,7 @@ async def unit_of_work(
     first, commit when the block ends, rollback when it raises, closed (its connection back
     in the pool) either way. No connection within the pool's timeout for the check raises
     :class:`api.overload.Overloaded`."""
-    session = open_session(state.sessions, db_scope(actor))
+    session = open_session(state.sessions, db_scope(actor), principal_check(principal))
     try:
         try:
             await require_active_principal(session, principal)

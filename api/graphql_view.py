@@ -4,10 +4,10 @@ execution and before the response is sent, and rolled back on any failure. WebSo
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -90,12 +90,16 @@ class LendGraphQL(GraphQL[Caller, Any]):
             client_address=request.client.host if request.client else None,
         )
 
+    def encode_json(self, data: object) -> bytes:
+        # orjson: about ten times the standard library's speed on a page of results.
+        return orjson.dumps(data)
+
     def parse_json(self, data: str | bytes) -> Any:
         # Strawberry lets a body that is valid JSON but not an object (``5``, ``"x"``), bytes
         # that are not UTF-8 and absurdly nested arrays through to a 500; all are client errors.
         try:
-            value = json.loads(data)
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+            value = orjson.loads(data)
+        except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
         if not isinstance(value, dict | list):
             raise HTTPException(400, "The request body must be a JSON object")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -26,15 +27,27 @@ def _should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+#: Distinct documents whose parse and validation are kept (least recently used dropped).
+DOCUMENT_CACHE_SIZE = 256
+
+
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Depth, alias and token limits, the query cost, parse/validation caches and error
-    masking; each built fresh per operation."""
+    """Depth, alias and token limits, the query cost, parse/validation caches and error masking, each
+    extension built fresh per operation.
+
+    The depth and alias rules are built once, here: a validation is cached under the
+    document and the rule classes, and a limiter built per operation makes a new rule class
+    each time, so that the cache would never hit. A document's verdict (errors included) is
+    then kept by its text, in a bounded LRU."""
+    limits = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     return [
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limits),
         lambda: QueryCost(max_cost=settings.max_query_cost),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),
     ]

@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import any_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.persistence.base import uuid_array
 from tenants.models import Membership, OAuthClient, RefreshToken, Status, Tenant, User
 
 
@@ -19,7 +20,7 @@ async def tenants_by_ids(
     """Batch getter for tenants visible in this scope."""
     if not ids:
         return {}
-    rows = await session.scalars(select(Tenant).where(Tenant.id.in_(ids)))
+    rows = await session.scalars(select(Tenant).where(Tenant.id == any_(uuid_array(ids))))
     return {row.id: row for row in rows}
 
 
@@ -39,7 +40,7 @@ async def users_by_ids(
     caller), or only the caller."""
     if not ids:
         return {}
-    stmt = select(User).where(User.id.in_(ids))
+    stmt = select(User).where(User.id == any_(uuid_array(ids)))
     if members_of is not None:
         members = select(Membership.user_id).where(Membership.tenant_id == members_of)
         stmt = stmt.where(or_(User.id.in_(members), User.id == only_self))
@@ -55,7 +56,7 @@ async def memberships_of_users(
     """Batch getter: each user's memberships visible in this scope, oldest first."""
     stmt = (
         select(Membership)
-        .where(Membership.user_id.in_(user_ids))
+        .where(Membership.user_id == any_(uuid_array(user_ids)))
         .order_by(Membership.created_at, Membership.id)
     )
     out: dict[uuid.UUID, list[Membership]] = {i: [] for i in user_ids}
@@ -96,7 +97,7 @@ async def clients_by_ids(
     """Batch getter for OAuth clients visible in this scope."""
     if not ids:
         return {}
-    rows = await session.scalars(select(OAuthClient).where(OAuthClient.id.in_(ids)))
+    rows = await session.scalars(select(OAuthClient).where(OAuthClient.id == any_(uuid_array(ids))))
     return {row.id: row for row in rows}
 
 

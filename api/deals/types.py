@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -29,6 +29,7 @@ from api.relay import load_node, load_node_list, load_nodes
 from api.scalars import MoneyType
 from api.tenancy.types import TenantNode, UserNode
 from domain.deals import models, policy, service
+from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
 
 DealStatus = strawberry.enum(
@@ -98,7 +99,8 @@ class DealTimelineEntry:
     actor_user_pk: strawberry.Private[uuid.UUID | None]
 
     @classmethod
-    def from_row(cls, row: models.DealEvent) -> DealTimelineEntry:
+    def from_row(cls, row: Any) -> DealTimelineEntry:
+        # An ORM row or a plain one: only the columns are read.
         return cls(
             action=row.action,
             from_status=row.from_status,
@@ -160,10 +162,11 @@ class DealNode(relay.Node):
     submitted_at: datetime | None = strawberry.field(description="When it was last submitted.")
     withdrawn_at: datetime | None = strawberry.field(description="When it was withdrawn.")
     withdrawal_reason: str | None = strawberry.field(description="Why it was withdrawn.")
-    row: strawberry.Private[models.Deal]
+    # An ORM instance (a mutation's) or a plain row (a page's): only columns are read.
+    row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, row: models.Deal) -> DealNode:
+    def from_row(cls, row: Any) -> DealNode:
         consent = None
         if row.consent_given_at and row.consent_text_version and row.consent_method:
             consent = CreditConsent(
@@ -179,7 +182,7 @@ class DealNode(relay.Node):
             channel_client_id=row.channel_client_id,
             product_version=row.product_version,
             request=LoanRequest(
-                amount=MoneyType.of(row.amount),
+                amount=MoneyType.of(Money(row.amount_minor, row.currency)),
                 term=row.term,
                 term_unit=row.term_unit,
                 purpose=row.purpose,
@@ -271,10 +274,8 @@ class DealNode(relay.Node):
 
     @strawberry.field(description="Every change of the deal, oldest first, with who and when.")
     async def timeline(self, info: Info) -> list[DealTimelineEntry]:
-        rows = await info.context.loaders.deal_events.load(self.row.id)
-        return [
-            DealTimelineEntry.from_row(r) for r in rows or [] if r.tenant_id == self.row.tenant_id
-        ]
+        rows = await info.context.loaders.deal_events.load((self.row.tenant_id, self.row.id))
+        return [DealTimelineEntry.from_row(r) for r in rows or []]
 
     @classmethod
     async def load_by_ids(
@@ -305,7 +306,7 @@ class DealConnection:
     page_info: relay.PageInfo = strawberry.field(description="Where this page ends.")
 
 
-def deal_connection(rows: list[models.Deal], first: int, prefix: str) -> DealConnection:
+def deal_connection(rows: Sequence[Any], first: int, prefix: str) -> DealConnection:
     """A connection from up to ``first + 1`` rows (the extra one only says there is more)."""
     edges = [
         DealEdge(

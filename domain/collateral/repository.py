@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import any_, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -23,6 +23,7 @@ from domain.collateral.models import (
     WarehouseReceipt,
     WarehouseReceiptStatus,
 )
+from domain.persistence.base import uuid_array
 
 #: A keyset position in a "mine" page: ``(created_at, id)``.
 Keyset = tuple[datetime, uuid.UUID]
@@ -38,7 +39,9 @@ async def purchase_orders_by_ids(
     """Batch getter: the visible orders among ``ids``."""
     if not ids:
         return {}
-    rows = await session.scalars(select(PurchaseOrder).where(PurchaseOrder.id.in_(ids)))
+    rows = await session.scalars(
+        select(PurchaseOrder).where(PurchaseOrder.id == any_(uuid_array(ids)))
+    )
     return {row.id: row for row in rows}
 
 
@@ -90,7 +93,9 @@ async def receipts_by_ids(
     """Batch getter: the visible receipts among ``ids``."""
     if not ids:
         return {}
-    rows = await session.scalars(select(WarehouseReceipt).where(WarehouseReceipt.id.in_(ids)))
+    rows = await session.scalars(
+        select(WarehouseReceipt).where(WarehouseReceipt.id == any_(uuid_array(ids)))
+    )
     return {row.id: row for row in rows}
 
 
@@ -256,7 +261,7 @@ async def documents_by_ids(
     """Batch getter: the visible documents among ``ids``."""
     if not ids:
         return {}
-    rows = await session.scalars(select(Document).where(Document.id.in_(ids)))
+    rows = await session.scalars(select(Document).where(Document.id == any_(uuid_array(ids))))
     return {row.id: row for row in rows}
 
 
@@ -292,7 +297,11 @@ async def _documents_of(
     out: dict[uuid.UUID, list[Document]] = defaultdict(list)
     if not ids:
         return out
-    stmt = select(Document).where(column.in_(ids)).order_by(Document.created_at, Document.id)
+    stmt = (
+        select(Document)
+        .where(column == any_(uuid_array(ids)))
+        .order_by(Document.created_at, Document.id)
+    )
     for row in await session.scalars(stmt):
         out[getattr(row, column.key)].append(row)
     return out

@@ -9,14 +9,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import String, and_, column, insert, or_, select, table, tuple_
+from sqlalchemy import Row, String, Table, and_, any_, column, insert, or_, select, table, tuple_
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from domain.deals.models import ActorKind, Deal, DealChannel, DealEvent, DealStatus
+from domain.persistence.base import uuid_array
 from domain.products.models import Product, ProductLine, ProductVersion
 
 #: A keyset position in a page of deals: ``(created_at, tenant_id, id)``.
@@ -30,6 +31,10 @@ _tenants = table(
     column("status", String(32)),
     column("time_zone", String(64)),
 )
+
+
+_DEALS = cast(Table, Deal.__table__)
+_D = _DEALS.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +61,36 @@ async def deals_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[
     """Batch getter: the visible deals among ``ids``."""
     if not ids:
         return {}
-    rows = await session.scalars(select(Deal).where(Deal.id.in_(ids)))
+    rows = await session.scalars(select(Deal).where(Deal.id == any_(uuid_array(ids))))
     return {row.id: row for row in rows}
 
 
 async def events_of_deals(
-    session: AsyncSession, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[DealEvent]]:
-    """Batch getter: each visible deal's timeline, oldest first."""
-    out: dict[uuid.UUID, list[DealEvent]] = defaultdict(list)
-    if not ids:
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], list[Row[Any]]]:
+    """Batch getter: each visible deal's timeline, oldest first, by ``(tenant_id, deal_id)``
+    (the order of ``ix_deal_events_deal``: without the tenant PostgreSQL walks the whole
+    index). Plain rows: the timeline is read, never changed."""
+    out: dict[tuple[uuid.UUID, uuid.UUID], list[Row[Any]]] = defaultdict(list)
+    if not keys:
         return out
-    stmt = select(DealEvent).where(DealEvent.deal_id.in_(ids)).order_by(DealEvent.id)
-    for row in await session.scalars(stmt):
-        out[row.deal_id].append(row)
+    events = DealEvent.__table__
+    # One index range per (tenant, deal) pair: ``= ANY`` of two arrays is one statement text
+    # whatever the page size (one prepared statement), and a page has one or few tenants; the
+    # pairs the cross product adds are dropped below.
+    stmt = (
+        select(events)
+        .where(
+            events.c.tenant_id == any_(uuid_array({k[0] for k in keys})),
+            events.c.deal_id == any_(uuid_array({k[1] for k in keys})),
+        )
+        .order_by(events.c.tenant_id, events.c.deal_id, events.c.id)
+    )
+    wanted = set(keys)
+    for row in await session.execute(stmt):
+        key = (row.tenant_id, row.deal_id)
+        if key in wanted:
+            out[key].append(row)
     return out
 
 
@@ -91,11 +112,11 @@ def _page(
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [] if condition is None else [condition]
     if status is not None:
-        where.append(Deal.status == status)
+        where.append(_D.status == status)
     if product_line is not None:
-        where.append(Deal.product_line == product_line)
+        where.append(_D.product_line == product_line)
     if after is not None:
-        where.append(tuple_(Deal.created_at, Deal.tenant_id, Deal.id) > tuple_(*after))
+        where.append(tuple_(_D.created_at, _D.tenant_id, _D.id) > tuple_(*after))
     return where
 
 
@@ -107,12 +128,13 @@ async def _list(
     after: Keyset | None,
     status: DealStatus | None,
     product_line: ProductLine | None,
-) -> list[Deal]:
+) -> list[Row[Any]]:
     where = _page(condition, after=after, status=status, product_line=product_line)
-    stmt = (
-        select(Deal).where(*where).order_by(Deal.created_at, Deal.tenant_id, Deal.id).limit(limit)
-    )
-    return list(await session.scalars(stmt))
+    # Plain rows through SQLAlchemy Core (the table's columns, not the mapped attributes,
+    # which would route the statement through ORM loading): a page is read, never changed,
+    # and ORM identity and hydration cost more than the page's query itself.
+    stmt = select(_DEALS).where(*where).order_by(_D.created_at, _D.tenant_id, _D.id).limit(limit)
+    return list(await session.execute(stmt))
 
 
 async def funder_deals_page(
@@ -123,10 +145,10 @@ async def funder_deals_page(
     after: Keyset | None = None,
     status: DealStatus | None = None,
     product_line: ProductLine | None = None,
-) -> list[Deal]:
+) -> list[Row[Any]]:
     """Up to ``limit`` deals of ``tenant_id`` (every visible deal for the operator, who passes
     None), oldest first after the keyset position ``(created_at, tenant_id, id)``."""
-    condition = None if tenant_id is None else Deal.tenant_id == tenant_id
+    condition = None if tenant_id is None else _D.tenant_id == tenant_id
     return await _list(
         session, condition, limit=limit, after=after, status=status, product_line=product_line
     )
@@ -142,20 +164,20 @@ async def own_deals_page(
     after: Keyset | None = None,
     status: DealStatus | None = None,
     product_line: ProductLine | None = None,
-) -> list[Deal]:
+) -> list[Row[Any]]:
     """Up to ``limit`` deals of an applicant (a person, an organization) or of a partner app's
     channel (its client and organization), oldest first."""
     conditions: list[ColumnElement[bool]] = []
     if person_id is not None:
-        conditions.append(Deal.applicant_person_id == person_id)
+        conditions.append(_D.applicant_person_id == person_id)
     if organization_id is not None and channel_client_id is None:
-        conditions.append(Deal.applicant_organization_id == organization_id)
+        conditions.append(_D.applicant_organization_id == organization_id)
     if channel_client_id is not None and organization_id is not None:
         conditions.append(
             and_(
-                Deal.channel == DealChannel.PARTNER_APP,
-                Deal.channel_client_id == channel_client_id,
-                Deal.channel_organization_id == organization_id,
+                _D.channel == DealChannel.PARTNER_APP,
+                _D.channel_client_id == channel_client_id,
+                _D.channel_organization_id == organization_id,
             )
         )
     if not conditions:
@@ -179,12 +201,12 @@ async def app_deals_page(
     after: Keyset | None = None,
     status: DealStatus | None = None,
     product_line: ProductLine | None = None,
-) -> list[Deal]:
+) -> list[Row[Any]]:
     """Up to ``limit`` deals a funder's own app applied for through its client, oldest first."""
     condition = and_(
-        Deal.tenant_id == tenant_id,
-        Deal.channel == DealChannel.FUNDER_APP,
-        Deal.channel_client_id == channel_client_id,
+        _D.tenant_id == tenant_id,
+        _D.channel == DealChannel.FUNDER_APP,
+        _D.channel_client_id == channel_client_id,
     )
     return await _list(
         session, condition, limit=limit, after=after, status=status, product_line=product_line
@@ -223,12 +245,15 @@ async def versions_by_keys(
     keys (the versions deals were applied under)."""
     if not keys:
         return {}
+    # Arrays rather than a list of tuples: one statement text whatever the number of keys;
+    # the pairs the cross product adds are dropped below.
     stmt = select(ProductVersion).where(
-        tuple_(ProductVersion.tenant_id, ProductVersion.product_id, ProductVersion.version).in_(
-            list(keys)
-        )
+        ProductVersion.tenant_id == any_(uuid_array({k[0] for k in keys})),
+        ProductVersion.product_id == any_(uuid_array({k[1] for k in keys})),
     )
-    return {(v.tenant_id, v.product_id, v.version): v for v in await session.scalars(stmt)}
+    wanted = set(keys)
+    found = {(v.tenant_id, v.product_id, v.version): v for v in await session.scalars(stmt)}
+    return {key: row for key, row in found.items() if key in wanted}
 
 
 def add(session: AsyncSession, row: Deal) -> None:

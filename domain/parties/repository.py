@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import column, exists, select, table, update
+from sqlalchemy import any_, column, exists, select, table, update
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.parties.models import AgentKind, Organization, PartyAgent, Person, TenantCustomer
+from domain.persistence.base import uuid_array
 
 
 async def organizations_by_ids(
@@ -20,7 +21,9 @@ async def organizations_by_ids(
     """Batch getter: the visible organizations among ``ids``."""
     if not ids:
         return {}
-    rows = await session.scalars(select(Organization).where(Organization.id.in_(ids)))
+    rows = await session.scalars(
+        select(Organization).where(Organization.id == any_(uuid_array(ids)))
+    )
     return {row.id: row for row in rows}
 
 
@@ -38,7 +41,7 @@ async def persons_by_ids(
     """Batch getter: the visible persons among ``ids``."""
     if not ids:
         return {}
-    rows = await session.scalars(select(Person).where(Person.id.in_(ids)))
+    rows = await session.scalars(select(Person).where(Person.id == any_(uuid_array(ids))))
     return {row.id: row for row in rows}
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData, func
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import BindParameter, DateTime, MetaData, bindparam, func
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names, so migrations can refer to them.
@@ -48,3 +50,10 @@ class TenantOwnedMixin:
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+def uuid_array(values: Iterable[uuid.UUID]) -> BindParameter[Any]:
+    """One ``uuid[]`` parameter, for ``column = ANY(...)``: unlike an expanded ``IN (...)`` the
+    statement text is the same for any number of keys, so the driver prepares it once."""
+    array: ARRAY[Any] = ARRAY(UUID(as_uuid=True))
+    return bindparam(None, list(values), type_=array, unique=True)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from domain.persistence.scope import DbScope, set_scope
+from domain.persistence.scope import DbScope, PrincipalCheck, set_scope
 
 
 def async_url(url: str | URL) -> URL:
@@ -36,7 +36,7 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
+        pool_pre_ping=False,  # a ping per checkout is a round trip per request
     )
 
 
@@ -45,8 +45,13 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-def open_session(factory: async_sessionmaker[AsyncSession], scope: DbScope) -> AsyncSession:
-    """A session whose every transaction binds ``scope`` for row-level security."""
+def open_session(
+    factory: async_sessionmaker[AsyncSession],
+    scope: DbScope,
+    check: PrincipalCheck | None = None,
+) -> AsyncSession:
+    """A session whose every transaction binds ``scope`` for row-level security (and, given
+    ``check``, checks the principal in the same statement)."""
     session = factory()
-    set_scope(session, scope)
+    set_scope(session, scope, check)
     return session

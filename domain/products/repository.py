@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from domain.kernel.money import Money
+from domain.persistence.base import uuid_array
 from domain.products.models import (
     Product,
     ProductLine,
@@ -177,7 +178,7 @@ async def products_by_ids(
     """Batch getter: the visible products among ``ids``, each with its current version."""
     if not ids:
         return {}
-    rows = await session.execute(_with_current_version().where(Product.id.in_(ids)))
+    rows = await session.execute(_with_current_version().where(Product.id == any_(uuid_array(ids))))
     return {p.id: ProductWithTerms(p, v) for p, v in rows}
 
 
@@ -212,7 +213,7 @@ async def versions_of_products(
         return out
     stmt = (
         select(ProductVersion)
-        .where(ProductVersion.product_id.in_(product_ids))
+        .where(ProductVersion.product_id == any_(uuid_array(product_ids)))
         .order_by(ProductVersion.product_id, ProductVersion.version.desc())
     )
     for row in await session.scalars(stmt):
