@@ -32,8 +32,8 @@ DOCUMENT_CACHE_SIZE = 256
 
 
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Depth, alias and token limits, the query cost, parse/validation caches and error masking, each
-    extension built fresh per operation.
+    """Depth, alias and token limits, the query cost, parse/validation caches and error
+    masking, each extension built fresh per operation.
 
     The depth and alias rules are built once, here: a validation is cached under the
     document and the rule classes, and a limiter built per operation makes a new rule class
