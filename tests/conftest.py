@@ -145,6 +145,23 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
         yield c
 
 
+@pytest.fixture
+def uncapped_settings(settings: Settings) -> Settings:
+    """The test settings without a practical query cost maximum: pages of 100 with every
+    nested field cost more than an API caller may ask for, and the tests that read them count
+    statements and plans, not cost (tests/api/test_cost.py tests the maximum)."""
+    return settings.model_copy(update={"max_query_cost": 10**9})
+
+
+@pytest.fixture
+async def uncapped_client(
+    uncapped_settings: Settings, app_state: AppState
+) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(uncapped_settings, state=app_state))
+    async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
+        yield c
+
+
 TABLES = (
     "audit_log, events, refresh_tokens, memberships, oauth_clients, users, persons, "
     "organizations, tenants, product_versions, products, "

@@ -35,15 +35,15 @@ class Counted:
 
 @pytest.fixture
 async def counted(
-    settings: Settings, app_state: AppState, pg_server: URL
+    uncapped_settings: Settings, app_state: AppState, pg_server: URL
 ) -> AsyncIterator[Counted]:
     """The API on a pool of one connection that reaches PostgreSQL through the proxy."""
     proxy = CountingProxy(pg_server.host or "127.0.0.1", pg_server.port or 5432)
     await proxy.start()
-    url = runtime.app_url(settings).set(host="127.0.0.1", port=proxy.port)
+    url = runtime.app_url(uncapped_settings).set(host="127.0.0.1", port=proxy.port)
     engine = create_engine(url, pool_size=1)
     state = dataclasses.replace(app_state, engine=engine, sessions=session_factory(engine))
-    transport = httpx.ASGITransport(app=create_app(settings, state=state))
+    transport = httpx.ASGITransport(app=create_app(uncapped_settings, state=state))
     async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as client:
         yield Counted(proxy, client)
     await engine.dispose()

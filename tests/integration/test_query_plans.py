@@ -117,12 +117,12 @@ async def _explain(
 @pytest.mark.parametrize("connection", list(CONNECTIONS))
 async def test_list_query_plans_use_their_indexes(
     connection: str,
-    client: httpx.AsyncClient,
+    uncapped_client: httpx.AsyncClient,
     app_state: AppState,
     owner_engine: AsyncEngine,
     captured: list[tuple[str, Any]],
 ) -> None:
-    world = await read_world(client, app_state)
+    world = await read_world(uncapped_client, app_state)
     await analyze(owner_engine)
     leading = await _leading_columns(owner_engine)
     plans = []
