@@ -449,7 +449,7 @@ async def load(server: Server, script: Path, connections: int, duration: int, ow
     before = cpu_seconds([server.process.pid]), cpu_seconds(pg)
     out = subprocess.run(
         [
-            "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
+            "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "60s",
             "-s", str(script), server.url,
         ],
         check=True, capture_output=True, text=True,
@@ -459,7 +459,9 @@ async def load(server: Server, script: Path, connections: int, duration: int, ow
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     if "Non-2xx" in out:
         raise SystemExit(f"{server.name}: non-2xx answers under load:\n{out}")
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    latency = dict(re.findall(r"^\s*(50|99)(?:\.0+)?%\s+([\d.]+(?:us|ms|s))\s*$", out, re.M))
+    if "50" not in latency or "99" not in latency:
+        raise SystemExit(f"{server.name}: no latency distribution in wrk's output:\n{out}")
     return Run(
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         server_ms=(after[0] - before[0]) * 1000 / max(total, 1),
@@ -484,8 +486,11 @@ async def count_statements(owner_dsn: str, env: dict[str, str], tokens: dict[str
     from sqlalchemy.engine import make_url
 
     from api.app import build_state, create_app
+    from lendgraph.logs import configure_logging
     from lendgraph.settings import Settings
     from tests.pg_wire import CountingProxy
+
+    configure_logging("WARNING", False)
 
     settings = Settings()
     url = make_url(owner_dsn)
