@@ -26,6 +26,7 @@ from strawberry.schema import BaseSchema
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from api.error_logging import add_codes
 from api.state import AppState
 from domain.collateral import repository as collateral
 from domain.deals import repository as deals
@@ -244,6 +245,7 @@ async def execute_in_unit_of_work(
         )
         if refused_before_execution(result):
             await session.rollback()  # no field ran: nothing to keep
+        add_codes(result)
         return result
 
 

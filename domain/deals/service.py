@@ -52,6 +52,7 @@ from domain.parties import repository as parties
 from domain.parties.models import OrganizationKind
 from domain.persistence.base import new_id
 from domain.persistence.constraints import refusing
+from domain.products import policy as product_policy
 from domain.products import repository as products
 from domain.products.models import ProductLine, ProductStatus
 
@@ -332,6 +333,9 @@ async def create_deal(
         raise DomainError(
             ErrorCode.PRODUCT_NOT_AVAILABLE, "the product takes no applications", "productId"
         )
+    # The amount and term the product offers, refused as a quote refuses them (the same
+    # codes for the same request); submission checks them again against the pinned version.
+    product_policy.check_offer(found.terms, amount, term)
     applicant = policy.applicant_of(
         actor,
         channel,
