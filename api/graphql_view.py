@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,6 +30,8 @@ from api.context import (
 )
 from api.state import AppState
 from api.websocket import GraphQLTransportWSHandler
+
+log = structlog.get_logger("lendgraph.graphql")
 
 #: Largest multipart (file upload) request body read at all; a larger one is answered 413
 #: before it is parsed. Above the document limit (10 MiB), so that an oversized document
@@ -77,6 +80,9 @@ def refusal_response(exc: HTTPException) -> Response:
     "extensions": {"code"}}]}`` with the refusal's 4xx status, never plain text."""
     code = exc.code if isinstance(exc, Refused) else HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
     headers = exc.headers if isinstance(exc, Refused) else {}
+    # A client's error: one line at INFO with its code (the request ID is bound to the line),
+    # like the refusals of a document (api.error_logging).
+    log.info("graphql_refused", code=code, status=exc.status_code, message=exc.reason)
     body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 
 from api.graphql_view import MAX_JSON_BYTES, MAX_MULTIPART_BYTES
 from tests.support import World, access_token, gql, seed_world
@@ -178,3 +179,34 @@ async def test_variables_that_do_not_fit_are_400_bad_user_input(
     body = response.json()
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def test_refusals_are_logged_once_at_info_with_code_and_request_id(
+    client: httpx.AsyncClient, admin: str
+) -> None:
+    from structlog.testing import capture_logs
+
+    headers = {"authorization": f"Bearer {admin}", "x-request-id": "req-refused-1"}
+    cases = [
+        ({"content": b"{nope", "headers": {**headers, **JSON}}, "BAD_REQUEST"),
+        ({"content": TYPENAME, "headers": {**headers, "content-type": "text/plain"}}, None),
+        ({"json": {"query": "{ nope }"}, "headers": headers}, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            {
+                "json": {"query": "query($i: ID!) { node(id: $i) { id } }", "variables": {"i": ""}},
+                "headers": headers,
+            },
+            "BAD_USER_INPUT",
+        ),
+    ]
+    for kwargs, code in cases:
+        with capture_logs() as logs:
+            await client.post("/graphql", **kwargs)
+        refusals = [e for e in logs if e["event"] in ("graphql_refused", "graphql_error")]
+        assert len(refusals) == 1, logs
+        [line] = refusals
+        assert line["code"] == (code or "UNSUPPORTED_MEDIA_TYPE"), line
+        assert line["log_level"] == "info", line
+        assert structlog.contextvars.get_contextvars().get("request_id") == "req-refused-1"
+        assert "exc_info" not in line, line
+        assert all(e["log_level"] not in ("error", "warning") for e in logs), logs
