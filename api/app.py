@@ -71,7 +71,8 @@ def create_app(
         *oauth.routes,
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         *graphiql.routes(settings),
-        Route("/graphql", graphql, methods=["POST"]),
+        # Every other method reaches the view, which answers all but POST with a GraphQL error.
+        Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
     ]
     app = Starlette(

@@ -27,6 +27,7 @@ from strawberry.schema import BaseSchema
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from api.error_logging import add_codes
 from api.overload import Overloaded, overloaded
 from api.state import AppState
 from domain.collateral import repository as collateral
@@ -271,6 +272,7 @@ async def execute_in_unit_of_work(
             raise Overloaded
         if refused_before_execution(result):
             await session.rollback()  # no field ran: nothing to keep
+        add_codes(result)
         return result
 
 

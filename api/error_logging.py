@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
 import structlog
 from graphql import GraphQLError, GraphQLSyntaxError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
 
 from api.metrics import count_graphql_error
 
@@ -35,6 +38,7 @@ VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 OVERLOADED = "OVERLOADED"
+_VARIABLE_REFUSED = re.compile(r"^Variable '\$\w+' (?:has|got) invalid (?:default )?value")
 _REFUSED_VALUE = re.compile(r"^(.*? has invalid value(?: at [\w.\[\]]+)?):")
 
 
@@ -47,7 +51,18 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 def error_code(error: GraphQLError, execution_context: ExecutionContext | None) -> str:
-    """The error's ``extensions.code``, or one derived from where it arose."""
+    """The error's ``extensions.code``, or one derived from where it arose (while Strawberry
+    processes errors: a result is stored only once execution ran)."""
+    # Strawberry stores the result only once execution ran: before that, the document was
+    # refused by validation (the depth and alias limits are validation rules).
+    pre_execution = execution_context is not None and execution_context.result is None
+    return code_of(error, pre_execution=pre_execution)
+
+
+def code_of(error: GraphQLError, *, pre_execution: bool) -> str:
+    """The error's ``extensions.code``, or one derived from where it arose: a syntax error,
+    a document refused by validation (``pre_execution``), an unexpected failure, or a refused
+    input value (variables that do not fit, an out-of-range argument)."""
     code = (error.extensions or {}).get("code")
     if isinstance(code, str) and code:
         return code
@@ -59,9 +74,9 @@ def error_code(error: GraphQLError, execution_context: ExecutionContext | None) 
         error.original_error, GraphQLSyntaxError
     ):
         return PARSE_FAILED
-    # Strawberry stores the result only once execution ran: before that, the document was
-    # refused by validation (the depth and alias limits are validation rules).
-    if execution_context is not None and execution_context.result is None:
+    if _VARIABLE_REFUSED.match(error.message):
+        return BAD_USER_INPUT  # a valid document, given variables that do not fit it
+    if pre_execution:
         return VALIDATION_FAILED
     return BAD_USER_INPUT
 
@@ -121,6 +136,31 @@ def log_error(error: GraphQLError, execution_context: ExecutionContext | None = 
         return
     level = logging.WARNING if code in PERMISSION_CODES or code == OVERLOADED else logging.INFO
     log.log(level, "graphql_error", message=_safe_message(error), **fields)
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error of a result an ``extensions.code``, the one it is logged with
+    (:func:`code_of`): clients branch on the code, never on the message. It must come after
+    ``MaskErrors`` in the schema's extensions, so that it still sees the unexpected failures
+    (whose masked copies keep the code ``INTERNAL_SERVER_ERROR``)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        add_codes(self.execution_context.result)
+
+
+def add_codes(result: object) -> None:
+    """An ``extensions.code`` on every error of ``result`` that has none. Also called by the
+    transport on the result, for the refusals Strawberry makes after the extensions have
+    exited (a document that does not parse)."""
+    errors = getattr(result, "errors", None)
+    if not errors:
+        return
+    pre_execution = isinstance(result, PreExecutionError)
+    for error in errors:
+        if not (error.extensions or {}).get("code"):
+            code = code_of(error, pre_execution=pre_execution)
+            error.extensions = {**(error.extensions or {}), "code": code}
 
 
 class LoggedSchema(strawberry.Schema):

@@ -8,9 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+import structlog
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -31,10 +32,15 @@ from api.cost import retry_after
 from api.state import AppState
 from api.websocket import GraphQLTransportWSHandler
 
+log = structlog.get_logger("lendgraph.graphql")
+
 #: Largest multipart (file upload) request body read at all; a larger one is answered 413
 #: before it is parsed. Above the document limit (10 MiB), so that an oversized document
 #: still reaches its use case and is refused there with a typed code.
 MAX_MULTIPART_BYTES = 32 * 1024 * 1024
+#: Largest JSON request body: far above any document the token limit lets through (2,000
+#: tokens) with its variables; a larger one is answered 413 before it is parsed.
+MAX_JSON_BYTES = 1024 * 1024
 #: Subscriptions are served over the WebSocket only.
 HTTP_OPERATION_TYPES = frozenset({OperationType.QUERY, OperationType.MUTATION})
 # A multipart/form-data POST is a "simple" request a browser sends cross-site without a CORS
@@ -45,6 +51,41 @@ CSRF_REFUSAL = (
     "Send a non-empty x-apollo-operation-name or apollo-require-preflight header with "
     "multipart requests."
 )
+
+
+#: The ``extensions.code`` of a refusal before execution, by HTTP status (Apollo's words where
+#: it has one).
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+class Refused(HTTPException):
+    """A request refused before any GraphQL document is executed, with the ``extensions.code``
+    it is answered with (by default the status's :data:`HTTP_CODES` entry)."""
+
+    def __init__(
+        self, status_code: int, reason: str, code: str | None = None, **headers: str
+    ) -> None:
+        super().__init__(status_code, reason)
+        self.code = code or HTTP_CODES.get(status_code, "BAD_REQUEST")
+        self.headers = headers
+
+
+def refusal_response(exc: HTTPException) -> Response:
+    """A refusal as GraphQL over HTTP has it: a JSON body ``{"errors": [{"message",
+    "extensions": {"code"}}]}`` with the refusal's 4xx status, never plain text."""
+    code = exc.code if isinstance(exc, Refused) else HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+    headers = exc.headers if isinstance(exc, Refused) else {}
+    # A client's error: one line at INFO with its code (the request ID is bound to the line),
+    # like the refusals of a document (api.error_logging).
+    log.info("graphql_refused", code=code, status=exc.status_code, message=exc.reason)
+    body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
 class LendGraphQL(GraphQL[Caller, Any]):
@@ -65,17 +106,20 @@ class LendGraphQL(GraphQL[Caller, Any]):
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _is_multipart(scope):
-            receive = _capped(receive, MAX_MULTIPART_BYTES)
-        await super().__call__(scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            receive = _admitted(scope, receive)
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:  # Strawberry's and ours, raised before execution
+            response = refusal_response(exc)
+        await response(scope, receive, send)
 
     async def parse_multipart(self, request: Any) -> dict[str, str]:
         # Checked before a byte of the body is read.
         if not any(request.headers.get(name, "").strip() for name in PREFLIGHT_HEADERS):
-            raise HTTPException(400, CSRF_REFUSAL)
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_MULTIPART_BYTES:
-            raise HTTPException(413, "Request body too large")
+            raise Refused(400, CSRF_REFUSAL)
         result: dict[str, str] = await super().parse_multipart(request)
         return result
 
@@ -100,9 +144,9 @@ class LendGraphQL(GraphQL[Caller, Any]):
         try:
             value = orjson.loads(data)
         except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
-            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+            raise Refused(400, "Unable to parse request body as JSON") from exc
         if not isinstance(value, dict | list):
-            raise HTTPException(400, "The request body must be a JSON object")
+            raise Refused(400, "The request body must be a JSON object")
         return value
 
     async def execute_operation(  # noqa: PLR0917  # Strawberry's signature
@@ -115,7 +159,7 @@ class LendGraphQL(GraphQL[Caller, Any]):
         sub_response: Response,
     ) -> ExecutionResult:
         if isinstance(request_data, list):  # refused while parsing: batching is off
-            raise HTTPException(400, "Batching is not enabled")
+            raise Refused(400, "Batching is not enabled")
         method = request_adapter.method
         try:
             result = await execute_in_unit_of_work(
@@ -130,13 +174,13 @@ class LendGraphQL(GraphQL[Caller, Any]):
                 root_value=root_value,
             )
         except PrincipalInactive as exc:
-            raise HTTPException(401, exc.message) from exc
+            raise Refused(401, exc.message) from exc
         except CannotGetOperationTypeError as exc:
-            raise HTTPException(400, exc.as_http_error_reason()) from exc
+            raise Refused(400, exc.as_http_error_reason(), "OPERATION_RESOLUTION_FAILURE") from exc
         except InvalidOperationTypeError as exc:
-            raise HTTPException(400, exc.as_http_error_reason(method)) from exc
+            raise Refused(400, exc.as_http_error_reason(method)) from exc
         except MissingQueryError as exc:
-            raise HTTPException(400, "No GraphQL query found in the request") from exc
+            raise Refused(400, "No GraphQL query found in the request") from exc
         if refused_before_execution(result):
             # The document was refused before execution (syntax, validation, limits,
             # variables): a client error, per GraphQL over HTTP.
@@ -147,11 +191,30 @@ class LendGraphQL(GraphQL[Caller, Any]):
         return result
 
 
-def _is_multipart(scope: Scope) -> bool:
-    for name, value in scope.get("headers", []):
-        if name == b"content-type":
-            return bytes(value).lower().startswith(b"multipart/")
-    return False
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return ""
+
+
+def _admitted(scope: Scope, receive: Receive) -> Receive:
+    """Refuses what GraphQL over HTTP refuses before reading a byte of the body - a method
+    other than POST (405), a media type other than JSON or multipart (415), a declared length
+    over the cap (413) - and returns ``receive`` capped at the body's limit."""
+    if scope["method"] != "POST":
+        raise Refused(405, "GraphQL is served over POST only", Allow="POST")
+    media_type = _header(scope, b"content-type").split(";")[0].strip().lower()
+    if media_type == "application/json":
+        limit = MAX_JSON_BYTES
+    elif media_type == "multipart/form-data":
+        limit = MAX_MULTIPART_BYTES
+    else:
+        raise Refused(415, "Send the request as application/json (or multipart/form-data)")
+    length = _header(scope, b"content-length")
+    if length.isdigit() and int(length) > limit:
+        raise Refused(413, "Request body too large")
+    return _capped(receive, limit)
 
 
 def _capped(receive: Receive, limit: int) -> Receive:
@@ -165,7 +228,7 @@ def _capped(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise HTTPException(413, "Request body too large")
+                raise Refused(413, "Request body too large")
         return message
 
     return capped

@@ -90,7 +90,14 @@ async def _unauthorized(scope: Scope, send: Send, error: str, description: str) 
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 4401, "reason": "Unauthorized"})
         return
-    body = json.dumps({"error": error, "error_description": description}).encode()
+    # RFC 6750's fields, and the GraphQL errors list a GraphQL client reads.
+    body = json.dumps(
+        {
+            "error": error,
+            "error_description": description,
+            "errors": [{"message": description, "extensions": {"code": "UNAUTHENTICATED"}}],
+        }
+    ).encode()
     challenge = f'Bearer error="{error}", error_description="{description}"'
     await send(
         {

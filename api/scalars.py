@@ -10,6 +10,7 @@ from typing import Final, NewType
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
+from api.ids import ID_SCALARS
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money, MoneyError, UnknownCurrency
 
@@ -39,13 +40,14 @@ Rate = NewType("Rate", Decimal)
 
 #: Custom scalars by Python type, for ``StrawberryConfig(scalar_map=...)``.
 SCALAR_MAP: Final[dict[object, ScalarDefinition]] = {
+    **ID_SCALARS,
     Rate: strawberry.scalar(
         name="Rate",
         description='A rate or ratio as a decimal string; a fraction, so "0.12" is 12 %. '
         "Input must be a string (never a JSON number) without exponent.",
         serialize=format_rate,
         parse_value=_parse_rate,
-    )
+    ),
 }
 
 

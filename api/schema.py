@@ -26,6 +26,7 @@ from api.metrics import OperationMetrics
 from api.overload import OverloadGuard
 from api.parties.mutations import PartyMutations
 from api.parties.types import OrganizationNode, PersonNode
+from api.permissions import Authenticated
 from api.products.mutations import ProductMutations
 from api.products.queries import ProductQueries
 from api.products.types import ProductNode
@@ -71,7 +72,8 @@ async def _resolve(info: Info, ids: list[relay.GlobalID]) -> list[relay.Node | N
 class NodeQueries:
     @strawberry.field(
         description="Any object by its global ID; null when it does not exist or is not "
-        "yours to see."
+        "yours to see.",
+        permission_classes=[Authenticated],
     )
     async def node(
         self,
@@ -80,7 +82,10 @@ class NodeQueries:
     ) -> relay.Node | None:
         return (await _resolve(info, [id]))[0]
 
-    @strawberry.field(description="Objects by global IDs, in order; null where not visible.")
+    @strawberry.field(
+        description="Objects by global IDs, in order; null where not visible.",
+        permission_classes=[Authenticated],
+    )
     async def nodes(
         self,
         info: Info,

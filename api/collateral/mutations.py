@@ -8,12 +8,12 @@ from datetime import date
 from typing import Any
 
 import strawberry
-from strawberry import relay
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from api.collateral.types import DocumentKind, DocumentNode, PurchaseOrderNode, WarehouseReceiptNode
 from api.errors import UserError, run_use_case
+from api.ids import DocumentID, OrganizationID, PurchaseOrderID, WarehouseReceiptID
 from api.permissions import has_scope
 from api.relay import id_of, required
 from api.scalars import MoneyInput
@@ -30,12 +30,12 @@ UPLOAD_CHUNK = 64 * 1024
 
 @strawberry.input(description="A purchase order to submit for the buyer's confirmation.")
 class CreatePurchaseOrderInput:
-    buyer_id: relay.GlobalID = strawberry.field(description="The core enterprise that owes.")
+    buyer_id: OrganizationID = strawberry.field(description="The core enterprise that owes.")
     number: str = strawberry.field(description="The order number, unique per buyer.")
     amount: MoneyInput = strawberry.field(description="The amount owed.")
     issue_date: date = strawberry.field(description="When the order was issued.")
     due_date: date = strawberry.field(description="When the buyer pays (not before issue).")
-    seller_id: relay.GlobalID | None = strawberry.field(
+    seller_id: OrganizationID | None = strawberry.field(
         default=None,
         description="The trading company owed the amount: your own organization when "
         "omitted; required for a partner app or the platform acting on its behalf.",
@@ -50,13 +50,13 @@ class CreatePurchaseOrderPayload:
 
 @strawberry.input(description="The buyer's confirmation of a purchase order.")
 class ConfirmPurchaseOrderInput:
-    id: relay.GlobalID = strawberry.field(description="The purchase order.")
+    id: PurchaseOrderID = strawberry.field(description="The purchase order.")
     note: str | None = strawberry.field(default=None, description="An optional note.")
 
 
 @strawberry.input(description="The buyer's dispute of a purchase order.")
 class DisputePurchaseOrderInput:
-    id: relay.GlobalID = strawberry.field(description="The purchase order.")
+    id: PurchaseOrderID = strawberry.field(description="The purchase order.")
     note: str = strawberry.field(description="Why the order is disputed (required).")
 
 
@@ -71,7 +71,7 @@ class DecidePurchaseOrderPayload:
 
 @strawberry.input(description="A warehouse receipt to issue for goods held.")
 class IssueWarehouseReceiptInput:
-    owner_id: relay.GlobalID = strawberry.field(description="The goods' owner (a cargo owner).")
+    owner_id: OrganizationID = strawberry.field(description="The goods' owner (a cargo owner).")
     number: str = strawberry.field(description="The receipt number, unique per warehouse.")
     goods_description: str = strawberry.field(description="What the goods are.")
     quantity: str = strawberry.field(
@@ -80,7 +80,7 @@ class IssueWarehouseReceiptInput:
     unit: str = strawberry.field(description="Unit of the quantity, e.g. t.")
     location: str = strawberry.field(description="Where in the warehouse the goods are.")
     unit_price: MoneyInput = strawberry.field(description="Declared price of one unit.")
-    warehouse_id: relay.GlobalID | None = strawberry.field(
+    warehouse_id: OrganizationID | None = strawberry.field(
         default=None, description="The issuing warehouse: your own organization when omitted."
     )
 
@@ -95,7 +95,7 @@ class IssueWarehouseReceiptPayload:
 
 @strawberry.input(description="A warehouse receipt to cancel.")
 class CancelWarehouseReceiptInput:
-    id: relay.GlobalID = strawberry.field(description="The warehouse receipt.")
+    id: WarehouseReceiptID = strawberry.field(description="The warehouse receipt.")
     reason: str = strawberry.field(description="Why it is cancelled.")
 
 
@@ -117,13 +117,13 @@ class CancelWarehouseReceiptPayload:
 class UploadDocumentInput:
     file: Upload = strawberry.field(description="The file (a multipart part).")
     kind: DocumentKind = strawberry.field(description="What the document is.")  # type: ignore[valid-type]
-    purchase_order_id: relay.GlobalID | None = strawberry.field(
+    purchase_order_id: PurchaseOrderID | None = strawberry.field(
         default=None, description="Attach it to this purchase order."
     )
-    warehouse_receipt_id: relay.GlobalID | None = strawberry.field(
+    warehouse_receipt_id: WarehouseReceiptID | None = strawberry.field(
         default=None, description="Attach it to this warehouse receipt."
     )
-    owner_id: relay.GlobalID | None = strawberry.field(
+    owner_id: OrganizationID | None = strawberry.field(
         default=None,
         description="The owning organization, for the platform only: your own otherwise.",
     )
@@ -137,11 +137,11 @@ class UploadDocumentPayload:
 
 @strawberry.input(description="A document of yours to attach to an order or a receipt.")
 class AttachDocumentInput:
-    document_id: relay.GlobalID = strawberry.field(description="The document.")
-    purchase_order_id: relay.GlobalID | None = strawberry.field(
+    document_id: DocumentID = strawberry.field(description="The document.")
+    purchase_order_id: PurchaseOrderID | None = strawberry.field(
         default=None, description="The purchase order to attach it to."
     )
-    warehouse_receipt_id: relay.GlobalID | None = strawberry.field(
+    warehouse_receipt_id: WarehouseReceiptID | None = strawberry.field(
         default=None, description="The warehouse receipt to attach it to."
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
@@ -10,6 +11,7 @@ from strawberry import relay
 
 from api.deals.types import ConsentMethod, DealNode
 from api.errors import UserError
+from api.ids import DealID, PartyID, ProductID, PurchaseOrderID, WarehouseReceiptID
 from api.relay import id_of
 from api.scalars import MoneyInput
 from domain.deals.service import ConsentInput
@@ -52,11 +54,11 @@ class CreditConsentInput:
     "submission optionally, the credit consent and the collateral."
 )
 class CreateDealInput:
-    product_id: relay.GlobalID = strawberry.field(description="The product applied for.")
+    product_id: ProductID = strawberry.field(description="The product applied for.")
     amount: MoneyInput = strawberry.field(description="The amount applied for.")
     term: int = strawberry.field(description="The term, in the product's term unit.")
     purpose: str = strawberry.field(description="What the money is for (at most 500 characters).")
-    applicant_id: relay.GlobalID | None = strawberry.field(
+    applicant_id: PartyID | None = strawberry.field(
         default=None,
         description="The applicant: a Person (consumer credit) or an Organization. Yourself "
         "when omitted; required for a partner app or the funder's app.",
@@ -64,10 +66,10 @@ class CreateDealInput:
     consent: CreditConsentInput | None = strawberry.field(
         default=None, description="The credit consent; required before submission."
     )
-    purchase_order_id: relay.GlobalID | None = strawberry.field(
+    purchase_order_id: PurchaseOrderID | None = strawberry.field(
         default=None, description="The purchase order to finance (ORDER_FINANCING)."
     )
-    warehouse_receipt_ids: list[relay.GlobalID] | None = strawberry.field(
+    warehouse_receipt_ids: list[WarehouseReceiptID] | None = strawberry.field(
         default=None, description="The warehouse receipts to pledge (WAREHOUSE_RECEIPT_PLEDGE)."
     )
     idempotency_key: str | None = strawberry.field(
@@ -79,24 +81,24 @@ class CreateDealInput:
     description="Changes to a DRAFT or RETURNED application; omitted fields stay as they are."
 )
 class UpdateDealInput:
-    id: relay.GlobalID = strawberry.field(description="The deal.")
+    id: DealID = strawberry.field(description="The deal.")
     amount: MoneyInput | None = strawberry.field(default=None, description="The new amount.")
     term: int | None = strawberry.field(default=None, description="The new term.")
     purpose: str | None = strawberry.field(default=None, description="The new purpose.")
     consent: CreditConsentInput | None = strawberry.field(
         default=None, description="The applicant's credit consent."
     )
-    purchase_order_id: relay.GlobalID | None = strawberry.field(
+    purchase_order_id: PurchaseOrderID | None = strawberry.field(
         default=None, description="The purchase order to finance instead."
     )
-    warehouse_receipt_ids: list[relay.GlobalID] | None = strawberry.field(
+    warehouse_receipt_ids: list[WarehouseReceiptID] | None = strawberry.field(
         default=None, description="The warehouse receipts to pledge instead (the whole list)."
     )
 
 
 @strawberry.input(description="An application to submit to the funder.")
 class SubmitDealInput:
-    id: relay.GlobalID = strawberry.field(description="The deal.")
+    id: DealID = strawberry.field(description="The deal.")
     idempotency_key: str | None = strawberry.field(
         default=None, description=IDEMPOTENCY_KEY_DESCRIPTION
     )
@@ -104,7 +106,7 @@ class SubmitDealInput:
 
 @strawberry.input(description="An application to withdraw (any state before SIGNED).")
 class WithdrawDealInput:
-    id: relay.GlobalID = strawberry.field(description="The deal.")
+    id: DealID = strawberry.field(description="The deal.")
     reason: str | None = strawberry.field(
         default=None, description="Why it is withdrawn (at most 500 characters)."
     )
@@ -166,7 +168,7 @@ def applicant_ids(gid: relay.GlobalID | None) -> tuple[uuid.UUID | None, uuid.UU
     raise DomainError(ErrorCode.NOT_FOUND, "no such applicant", "applicantId")
 
 
-def receipt_ids(gids: list[relay.GlobalID] | None) -> list[uuid.UUID] | None:
+def receipt_ids(gids: Sequence[relay.GlobalID] | None) -> list[uuid.UUID] | None:
     """The UUIDs inside warehouse receipt IDs (NOT_FOUND for another type)."""
     if gids is None:
         return None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry import relay
 from strawberry.types import Info
 
 from api.errors import UserError, run_use_case
+from api.ids import AgentID, PartyID
 from api.parties.types import AgentAuthorization, OrganizationKind, OrganizationNode, PersonNode
 from api.permissions import has_scope
 from api.relay import id_of
@@ -46,10 +46,10 @@ class CreatePersonPayload:
 
 @strawberry.input(description="Who is to act, or stop acting, for a party.")
 class AgentInput:
-    agent_id: relay.GlobalID = strawberry.field(
+    agent_id: AgentID = strawberry.field(
         description="A partner or a warehouse (an Organization ID), or a funder (a Tenant ID)."
     )
-    party_id: relay.GlobalID | None = strawberry.field(
+    party_id: PartyID | None = strawberry.field(
         default=None,
         description="The person or company acted for: yourself when omitted. The operator "
         "names any party; an agent revoking names the party it stops acting for.",

@@ -4,11 +4,13 @@ amounts and IDs become typed refusals here; every business rule is the domain's.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import strawberry
 from strawberry import relay
 
 from api.calendars.types import BusinessDayConvention, HolidayCalendar
+from api.ids import OrganizationID, ProductID, TenantID
 from api.products.types import (
     DayCountConvention,
     PenaltyBasis,
@@ -69,7 +71,7 @@ class OrderFinancingTermsInput:
     max_advance_rate: Rate = strawberry.field(
         description="Largest fraction of a confirmed order that is lent, in (0, 1]."
     )
-    eligible_core_enterprise_ids: list[relay.GlobalID] = strawberry.field(
+    eligible_core_enterprise_ids: list[OrganizationID] = strawberry.field(
         description="Core enterprises (organizations of kind CORE_ENTERPRISE)."
     )
 
@@ -78,7 +80,7 @@ class OrderFinancingTermsInput:
 class WarehousePledgeTermsInput:
     max_ltv: Rate = strawberry.field(description="Largest loan-to-value, in (0, 1].")
     haircut: Rate = strawberry.field(description="Fraction taken off the valuation, in [0, 1).")
-    accepted_warehouse_ids: list[relay.GlobalID] = strawberry.field(
+    accepted_warehouse_ids: list[OrganizationID] = strawberry.field(
         description="Supervised warehouses (organizations of kind WAREHOUSE)."
     )
 
@@ -142,7 +144,7 @@ class CreateProductInput:
     product_line: ProductLine = strawberry.field(description="The product line.")  # type: ignore[valid-type]
     name: str = strawberry.field(description="Display name.")
     terms: ProductTermsInput = strawberry.field(description="The terms of version 1.")
-    tenant_id: relay.GlobalID | None = strawberry.field(
+    tenant_id: TenantID | None = strawberry.field(
         default=None, description="The funder, for the platform operator only."
     )
 
@@ -152,7 +154,7 @@ class CreateProductInput:
     "a new current version on a PUBLISHED product."
 )
 class UpdateProductInput:
-    id: relay.GlobalID = strawberry.field(description="The product.")
+    id: ProductID = strawberry.field(description="The product.")
     name: str | None = strawberry.field(default=None, description="A new display name.")
     terms: ProductTermsInput | None = strawberry.field(
         default=None, description="The complete new terms."
@@ -161,7 +163,7 @@ class UpdateProductInput:
 
 @strawberry.input(description="Which product.")
 class ProductIdInput:
-    id: relay.GlobalID = strawberry.field(description="The product.")
+    id: ProductID = strawberry.field(description="The product.")
 
 
 # -- conversion -----------------------------------------------------------------------------------
@@ -180,7 +182,7 @@ class _Problems:
             self.items.append(exc)
             return None
 
-    def ids(self, values: list[relay.GlobalID], field: str) -> tuple[uuid.UUID, ...]:
+    def ids(self, values: Sequence[relay.GlobalID], field: str) -> tuple[uuid.UUID, ...]:
         out: list[uuid.UUID] = []
         for gid in values:
             try:

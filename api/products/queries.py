@@ -8,11 +8,10 @@ from zoneinfo import ZoneInfo
 
 import strawberry
 from graphql import GraphQLError
-from strawberry import relay
-from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from api.errors import run_use_case, to_user_errors
+from api.ids import ProductID
 from api.pagination import After, First
 from api.permissions import has_scope
 from api.products.types import (
@@ -38,17 +37,8 @@ MARKETPLACE_CURSOR = "mk"
 PRODUCTS_CURSOR = "pr"
 
 
-class MarketplaceOrProductsRead(BasePermission):
-    """marketplace:read (partner apps, borrowers) or products:read (the funder's staff)."""
-
-    message = "Requires the marketplace:read or products:read scope"
-    error_extensions = {"code": "FORBIDDEN"}
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        principal = info.context.principal
-        return principal is not None and bool(
-            {Scope.MARKETPLACE_READ.value, Scope.PRODUCTS_READ.value} & principal.scopes
-        )
+#: marketplace:read (partner apps, borrowers) or products:read (the funder's staff).
+MarketplaceOrProductsRead = has_scope(Scope.MARKETPLACE_READ, Scope.PRODUCTS_READ)
 
 
 async def _funder_today(info: Info, product_id: Any) -> date:
@@ -152,7 +142,7 @@ class ProductQueries:
         self,
         info: Info,
         *,
-        product_id: Annotated[relay.GlobalID, strawberry.argument(description="The product.")],
+        product_id: Annotated[ProductID, strawberry.argument(description="The product.")],
         amount: Annotated[MoneyInput, strawberry.argument(description="The amount to borrow.")],
         term: Annotated[int, strawberry.argument(description="The term, in the product's unit.")],
         start_date: Annotated[

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry import relay
 from strawberry.types import Info
 
 from api.errors import UserError, run_use_case
+from api.ids import OrganizationID, PersonID, TenantID, UserOrClientID
 from api.permissions import has_scope
 from api.relay import id_of, required
 from api.tenancy.types import (
@@ -43,16 +43,16 @@ class CreateUserInput:
     roles: list[str] = strawberry.field(
         description="Tenant roles when tenantId is given, platform roles otherwise."
     )
-    tenant_id: relay.GlobalID | None = strawberry.field(
+    tenant_id: TenantID | None = strawberry.field(
         default=None, description="The tenant for funder staff."
     )
     password: str | None = strawberry.field(
         default=None, description="Initial password (at least 12 characters)."
     )
-    person_id: relay.GlobalID | None = strawberry.field(
+    person_id: PersonID | None = strawberry.field(
         default=None, description="The person this user is, for borrowers."
     )
-    organization_id: relay.GlobalID | None = strawberry.field(
+    organization_id: OrganizationID | None = strawberry.field(
         default=None, description="The organization this user acts for."
     )
 
@@ -68,10 +68,10 @@ class CreateOAuthClientInput:
     name: str = strawberry.field(description="Display name.")
     kind: ClientKind = strawberry.field(description="Partner app, service account or first party.")  # type: ignore[valid-type]
     scopes: list[str] = strawberry.field(description="Scopes the client may request.")
-    tenant_id: relay.GlobalID | None = strawberry.field(
+    tenant_id: TenantID | None = strawberry.field(
         default=None, description="The tenant a service account acts for."
     )
-    organization_id: relay.GlobalID | None = strawberry.field(
+    organization_id: OrganizationID | None = strawberry.field(
         default=None, description="The partner organization of a partner app."
     )
 
@@ -85,7 +85,7 @@ class CreateOAuthClientPayload:
 
 @strawberry.input(description="Which object to disable.")
 class DisableInput:
-    id: relay.GlobalID = strawberry.field(description="The user or client to disable.")
+    id: UserOrClientID = strawberry.field(description="The user or client to disable.")
 
 
 @strawberry.type(description="Result of disableUser.")
@@ -102,7 +102,7 @@ class DisableOAuthClientPayload:
 
 @strawberry.input(description="A funder to disable or enable again.")
 class SetTenantStatusInput:
-    id: relay.GlobalID = strawberry.field(description="The tenant.")
+    id: TenantID = strawberry.field(description="The tenant.")
     status: Status = strawberry.field(  # type: ignore[valid-type]
         description="DISABLED: its people and apps lose access at once and its products leave "
         "the marketplace; ACTIVE: it lends again (its people sign in afresh)."

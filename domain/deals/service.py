@@ -339,6 +339,9 @@ async def create_deal(
         raise DomainError(
             ErrorCode.PRODUCT_NOT_AVAILABLE, "the product takes no applications", "productId"
         )
+    # The amount and term the product offers, refused as a quote refuses them (the same
+    # codes for the same request); submission checks them again against the pinned version.
+    product_policy.check_offer(found.terms, amount, term)
     applicant = policy.applicant_of(
         actor,
         channel,

@@ -565,9 +565,12 @@ class Quote:
 
 
 def check_offer(terms: ProductTerms, amount: Money, term: int) -> None:
-    """Refuse an amount or a term the product does not offer."""
+    """Refuse an amount or a term the product does not offer. An amount not above zero is
+    refused as such (INVALID_AMOUNT), as an application refuses it, before the range."""
     problems: list[DomainError] = []
-    if amount.currency != terms.currency:
+    if not amount.is_positive():
+        problems.append(DomainError(ErrorCode.INVALID_AMOUNT, "must be above zero", "amount"))
+    elif amount.currency != terms.currency:
         problems.append(
             DomainError(
                 ErrorCode.CURRENCY_MISMATCH,

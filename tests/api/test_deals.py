@@ -308,14 +308,6 @@ async def case_too_old(a: Api) -> tuple[str, dict[str, Any]]:
     return "partner", consumer_input(a, applicantId=global_id("Person", a.m.world.person_id))
 
 
-async def case_amount(a: Api) -> tuple[str, dict[str, Any]]:
-    return "young", consumer_input(a, amount=money("200000.01"))
-
-
-async def case_term(a: Api) -> tuple[str, dict[str, Any]]:
-    return "young", consumer_input(a, term=9)
-
-
 async def case_consent(a: Api) -> tuple[str, dict[str, Any]]:
     base = consumer_input(a)
     del base["consent"]
@@ -345,8 +337,6 @@ CASES: list[tuple[str, Case, str]] = [
     ("above the LTV", case_ltv, "LTV_EXCEEDED"),
     ("no receipt", case_receipts_missing, "COLLATERAL_REQUIRED"),
     ("applicant too old", case_too_old, "APPLICANT_AGE_NOT_ELIGIBLE"),
-    ("amount out of range", case_amount, "AMOUNT_NOT_OFFERED"),
-    ("term not offered", case_term, "TERM_NOT_OFFERED"),
     ("no consent", case_consent, "CONSENT_REQUIRED"),
     ("product retired", case_retired, "PRODUCT_NOT_AVAILABLE"),
 ]
@@ -366,6 +356,33 @@ async def test_an_order_owed_to_another_seller_is_refused_when_the_deal_is_creat
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [
         ("PURCHASE_ORDER_SELLER_MISMATCH", "purchaseOrderId")
     ]
+    assert await counts(owner_engine) == before
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refusal"),
+    [
+        ({"amount": money("200000.01")}, ("AMOUNT_NOT_OFFERED", "amount")),
+        ({"term": 9}, ("TERM_NOT_OFFERED", "term")),
+    ],
+    ids=["amount out of range", "term not offered"],
+)
+async def test_an_amount_or_term_not_offered_is_refused_when_the_deal_is_created(
+    client: httpx.AsyncClient,
+    app_state: AppState,
+    owner_engine: AsyncEngine,
+    overrides: dict[str, Any],
+    refusal: tuple[str, str],
+) -> None:
+    """As a quote refuses them (tests/api/test_amount_refusals.py); submission checks them
+    again against the pinned version."""
+    a = await _api(client, app_state)
+    before = await counts(owner_engine)
+    payload = (await a.call("young", CREATE, {"input": consumer_input(a, **overrides)}))[
+        "createDeal"
+    ]
+    assert payload["deal"] is None
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [refusal]
     assert await counts(owner_engine) == before
 
 

@@ -9,9 +9,11 @@ from tests.support import access_token, client_token, global_id, gql, seed_world
 
 VIEWER = "{ viewer { subject } }"
 DISABLE_CLIENT = """
-mutation($id: ID!) { disableOAuthClient(input: {id: $id}) { userErrors { code } } }
+mutation($id: UserOrClientID!) { disableOAuthClient(input: {id: $id}) { userErrors { code } } }
 """
-DISABLE_USER = "mutation($id: ID!) { disableUser(input: {id: $id}) { userErrors { code } } }"
+DISABLE_USER = (
+    "mutation($id: UserOrClientID!) { disableUser(input: {id: $id}) { userErrors { code } } }"
+)
 
 
 async def test_disabled_client_token_is_refused_at_once(client, app_state) -> None:

@@ -55,12 +55,12 @@ mutation ($input: UpdateProductInput!) {
 }""".replace("FIELDS", PRODUCT_FIELDS)
 
 PUBLISH = """
-mutation ($id: ID!) {
+mutation ($id: ProductID!) {
   publishProduct(input: {id: $id}) { product { id status publishedAt } userErrors { field code } }
 }"""
 
 RETIRE = """
-mutation ($id: ID!) {
+mutation ($id: ProductID!) {
   retireProduct(input: {id: $id}) { product { id status retiredAt } userErrors { field code } }
 }"""
 
@@ -73,7 +73,7 @@ query ($first: Int!, $after: String, $line: ProductLine, $amount: MoneyInput, $t
 }""".replace("FIELDS", PRODUCT_FIELDS)
 
 QUOTE = """
-query ($id: ID!, $amount: MoneyInput!, $term: Int!, $start: Date) {
+query ($id: ProductID!, $amount: MoneyInput!, $term: Int!, $start: Date) {
   quote(productId: $id, amount: $amount, term: $term, startDate: $start) {
     quote {
       version term termUnit startDate maturityDate annualRate repaymentMethod apr aprNominal
@@ -437,7 +437,17 @@ async def test_quote_refusals_are_typed(client, app_state) -> None:
     ]
     assert await codes(amount=cny("1.234")) == [("amount.amount", "INVALID_AMOUNT")]
     assert await codes(id=draft) == [("productId", "NOT_FOUND")]
-    assert await codes(id=global_id("Tenant", world.a.id)) == [("productId", "NOT_FOUND")]
+    # Another type's ID is refused by ProductID when the variables are coerced.
+    refused = await gql(
+        client,
+        partner,
+        QUOTE,
+        {"id": global_id("Tenant", world.a.id), "amount": cny("10000.00"), "term": 12},
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["data"] is None
+    assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["BAD_USER_INPUT"]
+    assert await codes(amount=cny("0.00")) == [("amount", "INVALID_AMOUNT")]
     # The funder previews its own draft.
     own = await run(client, a, QUOTE, id=draft, amount=cny("10000.00"), term=3)
     assert own["quote"]["userErrors"] == []

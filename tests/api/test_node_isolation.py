@@ -926,7 +926,7 @@ async def test_inline_malformed_id_is_a_clear_error(client: httpx.AsyncClient, c
     assert response.status_code in (200, 400)
     body = response.json()
     assert (body.get("data") or {}).get("node") is None
-    assert "GlobalID" in body["errors"][0]["message"]
+    assert 'ID cannot represent "!!!": not a global ID' in body["errors"][0]["message"]
 
 
 # --- ID arguments of mutations ------------------------------------------------------------
@@ -1020,7 +1020,8 @@ class IdArg:
     ``refusal`` is the code of the refusal of an ID naming an object the caller may not use,
     hidden or not there at all (the two must read alike): NOT_FOUND, except where the use case
     refuses every ID but the caller's own organization as FORBIDDEN before looking it up. An
-    ID of another type (or not a UUID) is always NOT_FOUND. ``upload`` sends the mutation as a
+    ID of another type (or not a UUID) is refused by the field's ID scalar before anything
+    runs (``api.ids``). ``upload`` sends the mutation as a
     multipart request with a new file as ``input.file``. ``known_bug`` marks the stranger's
     case as a strict expected failure until the application is fixed."""
 
@@ -1780,8 +1781,9 @@ async def test_every_id_argument_has_a_refusal_case(client: httpx.AsyncClient, c
         return str(t["name"])
 
     def id_paths(type_name: str, prefix: str, seen: frozenset[str]) -> set[str]:
-        # Every ID (or list of IDs) inside an input type, nested input types included.
-        if type_name == "ID":
+        # Every ID (or list of IDs) inside an input type, nested input types included: the
+        # Relay ID and the typed ID scalars (DealID, PartyID, ...).
+        if type_name.endswith("ID"):
             return {prefix}
         if type_name not in inputs or type_name in seen:
             return set()
@@ -1849,7 +1851,16 @@ async def test_id_argument_refuses_wrong_types_and_unknown_ids(
     # The user (the operator unless the mutation is one party's) sees every object here:
     # the refusal is the ID's, not the caller's.
     token = ctx.tokens[arg.user]
-    await _refused_not_found(client, owner_engine, token, arg=arg, gid=arg.wrong_type(ctx), ctx=ctx)
+    if arg.mutation in SHARED_ID_SCALAR:
+        # One scalar (UserOrClientID) for two types: the other type's ID is coerced, and the
+        # use case finds nothing.
+        await _refused_not_found(
+            client, owner_engine, token, arg=arg, gid=arg.wrong_type(ctx), ctx=ctx
+        )
+    else:
+        await _refused_when_coerced(
+            client, owner_engine, token, arg=arg, gid=arg.wrong_type(ctx), ctx=ctx
+        )
     right_type = _right_type(arg, ctx)
     await _refused_not_found(
         client,
@@ -1860,9 +1871,35 @@ async def test_id_argument_refuses_wrong_types_and_unknown_ids(
         ctx=ctx,
         code=arg.refusal,
     )
-    await _refused_not_found(
+    await _refused_when_coerced(
         client, owner_engine, token, arg=arg, gid=_b64(f"{right_type}:123"), ctx=ctx
     )
+
+
+#: Mutations whose ID field's scalar accepts more than the one type the use case takes.
+SHARED_ID_SCALAR = ("disableUser", "disableOAuthClient")
+
+
+async def _refused_when_coerced(
+    client: httpx.AsyncClient,
+    owner_engine: AsyncEngine,
+    token: str,
+    *,
+    arg: IdArg,
+    gid: str,
+    ctx: Ctx,
+) -> None:
+    """The refusal of ``gid`` by the argument's ID scalar while the variables are coerced: a
+    400 without data, with the code BAD_USER_INPUT; nothing written."""
+    before = await _snapshot(owner_engine, ctx.state)
+    response = await arg.send(client, token, arg.input(ctx, gid))
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["data"] is None, body
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}, body
+    assert "cannot represent" in error["message"], body
+    assert await _snapshot(owner_engine, ctx.state) == before
 
 
 @pytest.mark.parametrize("arg", ID_ARGS, ids=lambda a: a.name)
@@ -1886,12 +1923,13 @@ async def test_id_argument_malformed_is_a_clear_error(
 ) -> None:
     before = await _snapshot(owner_engine, ctx.state)
     response = await arg.send(client, ctx.tokens["platform"], arg.input(ctx, "!!!"))
-    # Strawberry's ID scalar takes any string; the GlobalID is parsed when the field's
-    # arguments are converted, so this is a field error (200), named and not masked.
-    assert response.status_code in (200, 400), response.text
+    # Refused by the argument's ID scalar while the variables are coerced: nothing ran.
+    assert response.status_code == 400, response.text
     body = response.json()
-    assert (body.get("data") or {}).get(arg.mutation) is None
-    assert [e["message"] for e in body["errors"]] == ['Value cannot represent a GlobalID: "!!!".']
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert 'cannot represent "!!!": not a global ID' in error["message"], body
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
     assert await _snapshot(owner_engine, ctx.state) == before
 
 

@@ -632,12 +632,12 @@ async def test_introspect_needs_client_authentication(client, world) -> None:
 # --- disabled clients and users ---------------------------------------------------------------
 
 DISABLE_CLIENT = """
-mutation($id: ID!) {
+mutation($id: UserOrClientID!) {
   disableOAuthClient(input: {id: $id}) { client { id } userErrors { code message } }
 }
 """
 DISABLE_USER = """
-mutation($id: ID!) {
+mutation($id: UserOrClientID!) {
   disableUser(input: {id: $id}) { user { id } userErrors { code message } }
 }
 """

@@ -121,7 +121,7 @@ async def test_deal_applicant_needs_the_persons_scope_like_node(client, app_stat
 
 MARKET = "{ marketplace(first: 50) { edges { node { id funder { slug } } } } }"
 SET_STATUS = """
-mutation($id: ID!, $status: Status!) {
+mutation($id: TenantID!, $status: Status!) {
   setTenantStatus(input: {id: $id, status: $status}) {
     tenant { slug status } userErrors { field code message }
   }

@@ -60,9 +60,11 @@ mutation($slug: String!) {
   }
 }
 """
-DISABLE_USER = "mutation($id: ID!) { disableUser(input: {id: $id}) { userErrors { code } } }"
+DISABLE_USER = (
+    "mutation($id: UserOrClientID!) { disableUser(input: {id: $id}) { userErrors { code } } }"
+)
 DISABLE_CLIENT = """
-mutation($id: ID!) { disableOAuthClient(input: {id: $id}) { userErrors { code } } }
+mutation($id: UserOrClientID!) { disableOAuthClient(input: {id: $id}) { userErrors { code } } }
 """
 
 

@@ -389,6 +389,29 @@ def test_a_syntax_error_is_logged_once_at_info_without_traceback(api: Api) -> No
     assert all("Traceback" not in json.dumps(e) for e in api.lines(request_id))
 
 
+def test_refusals_before_execution_are_logged_once_at_info_with_their_code(api: Api) -> None:
+    # A body that is not JSON, and a malformed ID in the variables: each one line at INFO
+    # with its code and the request ID, no traceback, and a JSON answer.
+    cases = [
+        ({"content": b"{nope", "headers": {"content-type": "application/json"}}, "BAD_REQUEST"),
+        (
+            {"json": {"query": "query($i: ID!) { node(id: $i) { id } }", "variables": {"i": "!"}}},
+            "BAD_USER_INPUT",
+        ),
+    ]
+    for kwargs, code in cases:
+        request_id = f"e2e-refused-{secrets.token_hex(4)}"
+        headers = {"X-Request-ID": request_id, **kwargs.pop("headers", {})}
+        response = httpx.post(f"{api.base}/graphql", headers=headers, timeout=30, **kwargs)
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["extensions"]["code"] == code
+        lines = api.lines(request_id)
+        refusals = [e for e in lines if e.get("event") in ("graphql_refused", "graphql_error")]
+        assert [(e["level"], e["code"]) for e in refusals] == [("info", code)], lines
+        assert all("Traceback" not in json.dumps(e) for e in lines)
+        assert all(e.get("level") in ("info", "debug") for e in lines), lines
+
+
 def test_a_permission_refusal_is_logged_once_at_warning_without_traceback(api: Api) -> None:
     request_id = f"e2e-refusal-{secrets.token_hex(4)}"
     response = _graphql(api, "query Who { viewer { kind } }", request_id)
