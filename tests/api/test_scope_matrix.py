@@ -758,11 +758,15 @@ async def test_every_mutation_has_a_matrix_entry(client: httpx.AsyncClient) -> N
     assert not MATRIX.keys() - names, f"stale entries: {MATRIX.keys() - names}"
 
 
-def _assert_forbidden(body: dict[str, Any], entry: Entry) -> None:
+def _assert_forbidden(body: dict[str, Any], entry: Entry, *, anonymous: bool = False) -> None:
     assert (body.get("data") or {}).get(entry.mutation) is None, body
     errors = body["errors"]
     assert len(errors) == 1, errors
     assert errors[0]["path"] == [entry.mutation]
+    if anonymous:  # one refusal for every field without a token
+        assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert errors[0]["message"] == "Authentication required"
+        return
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
     assert errors[0]["message"] == f"Requires the {entry.scope.value} scope"
 
@@ -780,10 +784,10 @@ async def test_token_without_the_scope_is_refused(
     response = await entry.call(client, token, c)
     assert response.status_code == 200, response.text
     _assert_forbidden(response.json(), entry)
-    # Anonymous callers are refused the same way.
+    # Anonymous callers are refused as unauthenticated.
     response = await entry.call(client, None, c)
     assert response.status_code == 200, response.text
-    _assert_forbidden(response.json(), entry)
+    _assert_forbidden(response.json(), entry, anonymous=True)
     assert await snapshot(owner_engine, app_state) == before
 
 
