@@ -82,7 +82,7 @@ def quotes(count: int) -> str:
         "term: 12) { quote { apr installments { dueDate total { amount } } } userErrors { code } }"
         for i in range(count)
     )
-    return "query($id: ID!) { " + fields + " }"
+    return "query($id: ProductID!) { " + fields + " }"
 
 
 class Calls:

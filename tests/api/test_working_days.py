@@ -55,7 +55,7 @@ INTEREST = [f"{1200 - 100 * k:,.2f}".replace(",", "") for k in range(12)]  # 120
 TOTALS = [f"{11200 - 100 * k}.00" for k in range(12)]  # 11200.00 .. 10100.00
 
 QUOTE = """
-query ($id: ID!) {
+query ($id: ProductID!) {
   quote(productId: $id, amount: {amount: "120000.00", currency: "CNY"}, term: 12,
         startDate: "2026-12-15") {
     quote {
