@@ -37,6 +37,7 @@ TABLES: dict[str, frozenset[str]] = {
             "idempotency_keys",
             "party_agents",
             "tenant_customers",
+            "integration_calls",
         )
     },
 }
@@ -109,6 +110,18 @@ UPDATABLE: dict[str, frozenset[str]] = {
     "idempotency_keys": frozenset({"response", "completed_at"}),
     "party_agents": frozenset({"revoked_at"}),
     "tenant_customers": frozenset({"revoked_at"}),
+    # A call's progress (0010); what it is for (deal, kind, reference) never changes.
+    "integration_calls": frozenset(
+        {
+            "state",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "result",
+            "updated_at",
+            "finished_at",
+        }
+    ),
 }
 
 # Functions that run with their owner's rights (SECURITY DEFINER): each is callable by the
