@@ -261,6 +261,7 @@ def worker_command(settings: Settings) -> list[str]:
         # process; dramatiq's own plain-text logging is skipped.
         "workers.broker:for_worker_process",
         "workers.actors.maintenance",
+        "workers.actors.integrations",
         "--skip-logging",
         "--processes",
         str(settings.worker_processes),

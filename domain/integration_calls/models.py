@@ -29,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The deals table, which every call points at, must be in the metadata for the worker too.
+import domain.deals.models  # noqa: F401
 from domain.persistence.base import Base
 
 
