@@ -262,6 +262,7 @@ def worker_command(settings: Settings) -> list[str]:
         "workers.broker:for_worker_process",
         "workers.actors.maintenance",
         "workers.actors.integrations",
+        "workers.actors.events",
         "--skip-logging",
         "--processes",
         str(settings.worker_processes),
