@@ -168,3 +168,24 @@ async def test_a_lost_message_only_delays_the_call(
         ("IDENTITY", "SUCCEEDED", 1),
     ]
     assert Counter(r[1] for r in worker.calls() if r[0] == "done") == {"BUREAU": 1, "IDENTITY": 1}
+
+
+async def test_the_relay_publishes_committed_events_on_the_broker(
+    app_state, owner_engine, worker, rabbit_jobs
+) -> None:
+    m = await market(app_state)
+    actor = m.young.actor()
+    deal = (await apply(app_state, actor, **consumer_deal(m))).deal.id
+    worker.start()
+    # The submission's commit rings the relay: the worker publishes every pending event.
+    assert await submit_with(app_state, actor, deal, rabbit_jobs) == []
+
+    async def all_published() -> bool:
+        async with owner_engine.connect() as conn:
+            left = await conn.scalar(text("select count(*) from events where published_at is null"))
+            total = await conn.scalar(text("select count(*) from events"))
+        return bool(total) and left == 0
+
+    await until("every event published", all_published, worker)
+    published = [e for e in worker.events() if e.get("event") == "events_published"]
+    assert published
