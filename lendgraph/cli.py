@@ -132,8 +132,10 @@ def act_as(session: AsyncSession, role: str) -> None:
 
 
 async def _seed(settings: Settings) -> bool:
+    from domain.persistence.after_commit import send_committed
     from domain.persistence.engine import create_engine, open_session, session_factory
     from domain.persistence.scope import PLATFORM_SCOPE
+    from integrations.jobs import job_queue
     from lendgraph import demo, runtime
 
     # Seeding writes platform-level rows: it connects as the owner (the only credentials it
@@ -160,7 +162,10 @@ async def _seed(settings: Settings) -> bool:
         async with session:
             created = await demo.seed(session, runtime.personal_data_cipher(settings))
             await session.commit()
-            return created
+        # What the demo's submissions asked for (their integration calls, the relay), as any
+        # unit of work sends it: after commit, to the configured broker (in-process in dev).
+        await send_committed(session, job_queue(settings.broker_url))
+        return created
     finally:
         await engine.dispose()
 

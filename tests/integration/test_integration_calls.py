@@ -11,6 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from domain.events.repository import RELAY_JOB
 from domain.integration_calls import service as calls
 from domain.integration_calls.models import IntegrationKind
 from domain.integration_calls.ports import PermanentFailure, PortRegistry
@@ -60,9 +61,11 @@ async def test_submission_requests_the_lines_calls_and_enqueues_them_after_commi
         )
         assert c["result"] is None and c["last_error"] is None
     assert len({c["idempotency_reference"] for c in consumer_calls + pledge_calls}) == 5
-    # One job per call, IDs only, each sent once.
-    assert len(queue.sent) == 5
-    assert set(queue.sent) == _jobs_for(a, consumer_calls) | _jobs_for(a, pledge_calls)
+    # One job per call, IDs only, each sent once; and the relay's doorbell per submission.
+    runs = [j for j in queue.sent if j.actor == "run_integration_call"]
+    assert len(runs) == 5
+    assert set(runs) == _jobs_for(a, consumer_calls) | _jobs_for(a, pledge_calls)
+    assert queue.sent.count(RELAY_JOB) == 2 and len(queue.sent) == 7
 
 
 async def test_nothing_is_enqueued_before_commit_or_for_a_rollback(app_state, owner_engine) -> None:
@@ -89,10 +92,10 @@ async def test_nothing_is_enqueued_before_commit_or_for_a_rollback(app_state, ow
 
     # Submitted for real, then again: the refusal (already SUBMITTED) enqueues nothing more.
     assert await submit_with(app_state, actor, deal, queue) == []
-    assert len(queue.sent) == 2
+    assert len(queue.sent) == 3  # two calls and the relay
     refused = await submit_with(app_state, actor, deal, queue)
     assert [e.code.value for e in refused] == ["INVALID_TRANSITION"]
-    assert len(queue.sent) == 2
+    assert len(queue.sent) == 3
     assert len(await calls_of(owner_engine, deal)) == 2
 
 
@@ -115,11 +118,15 @@ async def test_a_rolled_back_savepoint_drops_its_jobs_and_keeps_the_others(app_s
     assert queue.sent == [kept, inner]
 
 
+_markets: dict = {}
+
+
 async def _one_call(app_state, owner_engine, kind: str = "BUREAU"):  # type: ignore[no-untyped-def]
     m = await market(app_state)
     deal = (await apply(app_state, m.young.actor(), **consumer_deal(m))).deal.id
     assert await submit_with(app_state, m.young.actor(), deal, RecordingQueue()) == []
     row = next(c for c in await calls_of(owner_engine, deal) if c["kind"] == kind)
+    _markets[deal] = m
     return m.world.a.id, row["id"], deal
 
 
@@ -372,3 +379,35 @@ async def test_the_sweeper_resends_overdue_calls_only(app_state, owner_engine) -
     # A tenant's scope is not the sweeper's: it sees its own rows only.
     async with unit_of_work(app_state.sessions, DbScope(tenant_id=uuid.uuid4()), queue) as s:
         assert await calls.overdue_calls(s, grace=timedelta(0)) == []
+
+
+async def test_the_applicant_requests_calls_but_reads_and_forges_none(
+    app_state, owner_engine
+) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from api.context import db_scope
+
+    tenant, call_id, deal = await _one_call(app_state, owner_engine)
+    scope = db_scope(_markets.pop(deal).young.actor())
+    async with unit_of_work(app_state.sessions, scope, RecordingQueue()) as s:
+        # Its own deal's calls exist (it wrote them), but their results are the funder's.
+        assert await s.scalar(text("select count(*) from integration_calls")) == 0
+        assert await s.scalar(text("select count(*) from deals where id = :d"), {"d": deal}) == 1
+    forged = (
+        "insert into integration_calls (tenant_id, id, deal_id, kind, state, attempts,"
+        " max_attempts, idempotency_reference, result, finished_at) values (:t, :id, :d,"
+        " 'VALUATION', 'SUCCEEDED', 1, 5, :ref, '{\"score\": 999}', now())"
+    )
+    with pytest.raises(DBAPIError) as caught:
+        async with unit_of_work(app_state.sessions, scope, RecordingQueue()) as s:
+            await s.execute(
+                text(forged), {"t": tenant, "id": uuid.uuid4(), "d": deal, "ref": uuid.uuid4()}
+            )
+    assert "row-level security" in str(caught.value)
+    # Nor may it move its calls along.
+    async with unit_of_work(app_state.sessions, scope, RecordingQueue()) as s:
+        done = await s.execute(
+            text("update integration_calls set attempts = 5 where id = :i"), {"i": call_id}
+        )
+        assert done.rowcount == 0
