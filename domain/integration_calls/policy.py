@@ -3,7 +3,7 @@ and what a failed attempt leaves behind. No I/O."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.integration_calls.models import CallState, IntegrationKind
@@ -12,6 +12,9 @@ from domain.products.models import ProductLine
 #: Attempts a call may have before it is FAILED (a worker killed during an attempt counts).
 MAX_ATTEMPTS = 5
 MAX_ERROR_LENGTH = 1000
+#: A call no port of the process answers is looked at again this much later (another
+#: process, or a later deploy, may have the port): the sweeper does not re-send it meanwhile.
+NO_PORT_RECHECK = timedelta(minutes=5)
 
 #: The calls a submitted deal needs, by product line: the applicant's credit report and
 #: identity (a person for consumer credit, the applicant organisation otherwise), and the

@@ -76,7 +76,8 @@ class Outcome(StrEnum):
     NOT_DUE = "NOT_DUE"
     #: Nothing: no such call in this tenant, or another delivery is claiming it right now.
     SKIPPED = "SKIPPED"
-    #: Nothing: no port answers this kind in this process; the row waits for the sweeper.
+    #: Nothing: no port answers this kind in this process; the row waits for the sweeper
+    #: (``policy.NO_PORT_RECHECK`` later).
     NO_PORT = "NO_PORT"
     #: The attempt outlived its lease and a later one took over; its outcome was dropped.
     SUPERSEDED = "SUPERSEDED"
@@ -129,6 +130,8 @@ async def run_call(
             return RunResult(Outcome.FAILED, attempt=call.attempts)
         port = ports.get(call.kind)
         if port is None:
+            call.next_attempt_at = now + policy.NO_PORT_RECHECK
+            call.updated_at = now
             return RunResult(Outcome.NO_PORT)
         call.attempts += 1
         call.state = CallState.RUNNING

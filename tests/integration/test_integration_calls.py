@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
@@ -348,11 +349,11 @@ async def test_without_a_port_the_call_waits(app_state, owner_engine) -> None:
     assert result.outcome is Outcome.NO_PORT
     row = await _row(owner_engine, call_id)
     assert (row["state"], row["attempts"]) == ("PENDING", 0)
+    # Looked at again in five minutes, not at every sweep.
+    assert timedelta(minutes=4) < row["next_attempt_at"] - row["created_at"] < timedelta(minutes=6)
 
 
 async def test_the_sweeper_resends_overdue_calls_only(app_state, owner_engine) -> None:
-    from datetime import timedelta
-
     tenant, call_id, deal = await _one_call(app_state, owner_engine)
     rows = await calls_of(owner_engine, deal)
     other = next(r["id"] for r in rows if r["id"] != call_id)
