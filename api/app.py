@@ -20,6 +20,7 @@ from api.middleware import BearerAuthMiddleware, RequestIdMiddleware
 from api.schema import build_schema
 from api.state import AppState
 from domain.persistence.engine import create_engine, session_factory
+from integrations.jobs import job_queue
 from integrations.storage import document_storage
 from lendgraph import runtime
 from lendgraph.settings import Settings
@@ -46,6 +47,7 @@ def build_state(settings: Settings, keys: SigningKeys | None = None) -> AppState
         cipher=runtime.personal_data_cipher(settings),
         storage=document_storage(settings.data_dir),
         buckets=MemoryBuckets(settings.cost_bucket_capacity, settings.cost_restore_rate),
+        jobs=job_queue(settings.broker_url),
     )
 
 

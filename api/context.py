@@ -34,8 +34,8 @@ from domain.collateral import repository as collateral
 from domain.deals import repository as deals
 from domain.kernel.actor import Actor
 from domain.parties import repository as parties
-from domain.persistence.engine import open_session
 from domain.persistence.scope import DbScope, PrincipalCheck, principal_verdict
+from domain.persistence.unit_of_work import unit_of_work as uow
 from domain.products import repository as products
 from tenants import repository as tenancy
 from tenants.tokens import Principal
@@ -130,21 +130,20 @@ async def unit_of_work(
 ) -> AsyncIterator[AsyncSession]:
     """A session whose every transaction binds ``actor``'s scope: the active-principal check
     first, commit when the block ends, rollback when it raises, closed (its connection back
-    in the pool) either way. No connection within the pool's timeout for the check raises
+    in the pool) either way, and the jobs of what committed sent to the broker. No
+    connection within the pool's timeout for the check raises
     :class:`api.overload.Overloaded`."""
-    session = open_session(state.sessions, db_scope(actor), principal_check(principal))
-    try:
+
+    async def check(session: AsyncSession) -> None:
         try:
             await require_active_principal(session, principal)
         except PoolTimeout as exc:  # the session's first checkout: nothing has run
             raise Overloaded from exc
+
+    async with uow(
+        state.sessions, db_scope(actor), state.jobs, check=principal_check(principal), before=check
+    ) as session:
         yield session
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
-    finally:
-        await session.close()
 
 
 async def principal_still_active(state: AppState, principal: Principal) -> bool:

@@ -1,16 +1,17 @@
 """What one API process holds for its lifetime: the engine, the session factory, signing
-keys, the token validator, the personal-data cipher, the document store and the query cost
-buckets."""
+keys, the token validator, the personal-data cipher, the document store, the query cost
+buckets and the job queue (where units of work send their jobs after commit)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.cost import BucketStore
 from domain.kernel.crypto import PersonalDataCipher
 from domain.kernel.storage import DocumentStorage
+from domain.persistence.after_commit import JobQueue, NoJobQueue
 from lendgraph.settings import Settings
 from tenants.keys import SigningKeys
 from tenants.tokens import AccessTokenValidator
@@ -28,3 +29,4 @@ class AppState:
     cipher: PersonalDataCipher
     storage: DocumentStorage
     buckets: BucketStore
+    jobs: JobQueue = field(default_factory=NoJobQueue)

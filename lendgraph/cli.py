@@ -136,8 +136,10 @@ def act_as(session: AsyncSession, role: str) -> None:
 
 
 async def _seed(settings: Settings) -> bool:
+    from domain.persistence.after_commit import send_committed
     from domain.persistence.engine import create_engine, open_session, session_factory
     from domain.persistence.scope import PLATFORM_SCOPE
+    from integrations.jobs import job_queue
     from lendgraph import demo, runtime
 
     # Seeding writes platform-level rows: it connects as the owner (the only credentials it
@@ -164,7 +166,10 @@ async def _seed(settings: Settings) -> bool:
         async with session:
             created = await demo.seed(session, runtime.personal_data_cipher(settings))
             await session.commit()
-            return created
+        # What the demo's submissions asked for (their integration calls, the relay), as any
+        # unit of work sends it: after commit, to the configured broker (in-process in dev).
+        await send_committed(session, job_queue(settings.broker_url))
+        return created
     finally:
         await engine.dispose()
 
@@ -284,6 +289,8 @@ def worker_command(settings: Settings) -> list[str]:
         # process; dramatiq's own plain-text logging is skipped.
         "workers.broker:for_worker_process",
         "workers.actors.maintenance",
+        "workers.actors.integrations",
+        "workers.actors.events",
         "--skip-logging",
         "--processes",
         str(settings.worker_processes),

@@ -166,8 +166,8 @@ TABLES = (
     "audit_log, events, refresh_tokens, memberships, oauth_clients, users, persons, "
     "organizations, tenants, product_versions, products, "
     "documents, receipt_claims, warehouse_receipts, purchase_orders, "
-    "deal_events, purchase_order_claims, deals, idempotency_keys, party_agents, tenant_customers, "
-    "calendar_days"
+    "integration_calls, deal_events, purchase_order_claims, deals, idempotency_keys, "
+    "party_agents, tenant_customers, calendar_days"
 )
 
 

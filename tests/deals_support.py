@@ -395,6 +395,7 @@ COUNTED = (
     "receipt_claims",
     "purchase_order_claims",
     "idempotency_keys",
+    "integration_calls",
     "audit_log",
     "events",
 )

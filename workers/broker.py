@@ -1,36 +1,21 @@
 """The Dramatiq broker, chosen from settings before any actor is declared: RabbitMQ with
 publisher confirms (``amqp://``), Redis (``redis://``), or, with no broker URL, an in-process
-stub broker served by worker threads of the same process (``lendgraph dev``)."""
+stub broker served by worker threads of the same process (``lendgraph dev``). It is the
+process's shared broker (``integrations.jobs``), the one the API's unit of work sends to."""
 
 from __future__ import annotations
 
 import dramatiq
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AsyncIO
 
+from integrations.jobs import job_queue, make_broker, shared_broker
 from lendgraph.logs import configure_logging
 from lendgraph.settings import get_settings
 
-
-def make_broker(url: str | None) -> dramatiq.Broker:
-    """A broker for ``url`` with asyncio actors enabled."""
-    broker: dramatiq.Broker
-    if url is None:
-        broker = StubBroker()
-    elif url.startswith(("amqp://", "amqps://")):
-        broker = RabbitmqBroker(url=url, confirm_delivery=True)
-    elif url.startswith(("redis://", "rediss://")):
-        broker = RedisBroker(url=url)  # type: ignore[no-untyped-call]
-    else:
-        raise ValueError(f"unsupported broker URL scheme: {url.split(':', 1)[0]}")
-    broker.add_middleware(AsyncIO())
-    return broker
-
-
-broker = make_broker(get_settings().broker_url)
+broker = shared_broker(get_settings().broker_url)
 dramatiq.set_broker(broker)
+jobs = job_queue(get_settings().broker_url)
+
+__all__ = ["broker", "for_worker_process", "jobs", "make_broker"]
 
 
 def for_worker_process() -> None:

@@ -23,12 +23,16 @@ class Job:
 
 def default_jobs() -> list[Job]:
     """The platform's periodic jobs."""
-    from workers.actors import maintenance
+    from workers.actors import events, integrations, maintenance
 
     return [
         Job("expire_refresh_tokens", 3600, maintenance.expire_refresh_tokens.send),
         # Keys are kept at least 24 hours; an hourly purge keeps none much past 25.
         Job("purge_idempotency_keys", 3600, maintenance.purge_idempotency_keys.send),
+        # Calls whose message was lost are re-sent once overdue by the sweeper's grace.
+        Job("sweep_integration_calls", 15, integrations.sweep_integration_calls.send),
+        # Every commit rings the relay; this picks up after a lost doorbell.
+        Job("relay_events", 10, events.relay_events.send),
     ]
 
 

@@ -43,6 +43,7 @@ from domain.collateral.models import PurchaseOrderStatus, WarehouseReceiptStatus
 from domain.deals import policy, repository
 from domain.deals.models import ConsentMethod, Deal, DealChannel, DealStatus
 from domain.events import repository as events
+from domain.integration_calls import service as integration_calls
 from domain.kernel.actor import Actor, require
 from domain.kernel.clock import transaction_now
 from domain.kernel.crypto import PersonalDataCipher
@@ -509,8 +510,9 @@ async def submit_deal(
     deal_id: uuid.UUID,
 ) -> DealOutcome:
     """DRAFT or RETURNED -> SUBMITTED: every rule of the deal's product version and line (see
-    ``policy.check_submission``), then the claims on the collateral. A refusal leaves the deal
-    as it was and writes nothing."""
+    ``policy.check_submission``), then the claims on the collateral, then the integration
+    calls the line needs (enqueued after commit). A refusal leaves the deal as it was and
+    writes (and enqueues) nothing."""
     require(actor, Scope.DEALS_APPLY)
     deal = await _load_for_applicant(session, actor, deal_id)
     source = deal.status
@@ -523,6 +525,13 @@ async def submit_deal(
         deal.submitted_at = now
         deal.updated_at = now
     await _record(session, actor, deal, "submit", from_status=source)
+    # The bureau, identity and valuation calls the funder's review needs: rows in this
+    # transaction, attempted by the workers once it commits. A resubmission (after RETURNED)
+    # keeps the calls of the first.
+    if source is DealStatus.DRAFT:
+        await integration_calls.request_for_deal(
+            session, tenant_id=deal.tenant_id, deal_id=deal.id, line=deal.product_line
+        )
     return DealOutcome(deal)
 
 

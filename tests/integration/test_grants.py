@@ -38,6 +38,7 @@ TABLES: dict[str, frozenset[str]] = {
             "party_agents",
             "tenant_customers",
             "calendar_days",
+            "integration_calls",
         )
     },
 }
@@ -114,6 +115,18 @@ UPDATABLE: dict[str, frozenset[str]] = {
     "tenant_customers": frozenset({"revoked_at"}),
     "calendar_days": frozenset(
         {"working", "label", "updated_at", "updated_by_user_id", "removed_at"}
+    ),
+    # A call's progress (0009); what it is for (deal, kind, reference) never changes.
+    "integration_calls": frozenset(
+        {
+            "state",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "result",
+            "updated_at",
+            "finished_at",
+        }
     ),
 }
 

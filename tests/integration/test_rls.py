@@ -635,6 +635,13 @@ async def _seed_supply_chain(conn: AsyncConnection, world: World) -> None:
                 ),
                 {"t": tenant, "d": ids_of[name]},
             )
+            await conn.execute(
+                text(
+                    "insert into integration_calls (tenant_id, id, deal_id, kind, max_attempts,"
+                    " idempotency_reference) values (:t, :id, :d, 'BUREAU', 5, :ref)"
+                ),
+                {"t": tenant, "id": uuid.uuid4(), "d": ids_of[name], "ref": uuid.uuid4()},
+            )
         await conn.execute(
             text(
                 "insert into receipt_claims (tenant_id, id, receipt_id, deal_id)"
@@ -912,6 +919,13 @@ def _insert_builders(
             {"t": t, "d": refs["b_deal"]},
         )
 
+    def integration_call(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into integration_calls (tenant_id, id, deal_id, kind, max_attempts,"
+            " idempotency_reference) values (:t, :id, :d, 'IDENTITY', 5, :ref)",
+            {"t": t, "id": uuid.uuid4(), "d": refs["b_order_deal"], "ref": uuid.uuid4()},
+        )
+
     def order_claim(t: uuid.UUID | None) -> tuple[str, dict]:
         return (
             "insert into purchase_order_claims (tenant_id, id, purchase_order_id, deal_id)"
@@ -947,6 +961,7 @@ def _insert_builders(
         "deal_events": deal_event,
         "purchase_order_claims": order_claim,
         "idempotency_keys": idempotency_key,
+        "integration_calls": integration_call,
     }
 
 

@@ -147,7 +147,8 @@ def test_aliases_count_each_and_merged_fields_once() -> None:
 
 def test_quote_has_its_weight_and_the_schedule_comes_with_it() -> None:
     quote = """
-    query($p: ProductID!) { quote(productId: $p, amount: {amount: "1000", currency: "CNY"}, term: 12) {
+    query($p: ProductID!) {
+      quote(productId: $p, amount: {amount: "1000", currency: "CNY"}, term: 12) {
         quote { apr totalInterest { amount } installments { dueDate principal { amount } } }
         userErrors { code }
     } }"""
