@@ -76,7 +76,8 @@ CONNECTION_COST: Final = 2
 MUTATION_COST: Final = 10
 #: Fields whose work is out of proportion to what they return; the weight replaces the 1 an
 #: object costs. A quote builds a schedule and solves for two APRs.
-FIELD_WEIGHTS: Final[Mapping[str, int]] = {"Query.quote": 50}
+#: A schedule is computed for each (a deal's schedule as dear as a quote's).
+FIELD_WEIGHTS: Final[Mapping[str, int]] = {"Query.quote": 50, "Deal.repaymentSchedule": 50}
 #: Value objects computed with (or stored in) their parent: nothing is loaded for them.
 FREE_TYPES: Final = frozenset(
     {
@@ -85,6 +86,8 @@ FREE_TYPES: Final = frozenset(
         "UserError",
         "Quote",
         "QuoteInstallment",
+        "CalendarWarning",
+        "DealSchedule",
         "LoanRequest",
         "CreditConsent",
         "OriginationFee",
@@ -106,6 +109,8 @@ LIST_SIZES: Final[Mapping[str, int]] = {
     "OrderFinancingTerms.eligibleCoreEnterprises": 20,
     "WarehousePledgeTerms.acceptedWarehouses": 20,
     "User.memberships": 10,
+    # An official year has some 30 entries (holidays and make-up working days).
+    "Query.calendarDays": 40,
 }
 #: Lists as long as one of their arguments.
 SIZED_BY_ARGUMENT: Final[Mapping[str, str]] = {"Query.nodes": "ids"}

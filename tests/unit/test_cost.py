@@ -3,6 +3,7 @@ hand from the rules in the README, and the in-memory leaky bucket on a fake cloc
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import graphql
@@ -13,8 +14,11 @@ from api import cost
 from api.cost import CostModel, MemoryBuckets, ThrottleStatus
 from api.schema import build_schema
 from lendgraph.settings import Settings
+from tests.support import global_id
 
 SCHEMA = build_schema(Settings(environment="test"))._schema
+#: A well-formed global ID (the typed ID scalars refuse anything else when variables coerce).
+ANY_ID = global_id("Product", uuid.UUID(int=1))
 MODEL = CostModel(SCHEMA)
 
 # A schema of its own, with a connection inside a connection's nodes.
@@ -122,7 +126,7 @@ def test_fragments_are_expanded_where_they_apply() -> None:
     }"""
     # marketplace 2 + 3 x (1 + 1) = 8; node 1 + the costlier of Product (funder 1 +
     # versions 20 x 1 = 21) and Deal (product 1 + funder 1 = 2) = 22.
-    assert requested(query, {"id": "x"}) == 8 + 22
+    assert requested(query, {"id": ANY_ID}) == 8 + 22
     # On a union: the costlier member (Organization has nothing costed; a Person neither).
     applicant = """
     query($id: ID!) { node(id: $id) { ... on Deal {
@@ -130,7 +134,7 @@ def test_fragments_are_expanded_where_they_apply() -> None:
         purchaseOrder { seller { name } buyer { name } }
     } } }"""
     # node 1 + applicant 1 + purchaseOrder 1 + seller 1 + buyer 1.
-    assert requested(applicant, {"id": "x"}) == 5
+    assert requested(applicant, {"id": ANY_ID}) == 5
 
 
 def test_aliases_count_each_and_merged_fields_once() -> None:
@@ -138,7 +142,7 @@ def test_aliases_count_each_and_merged_fields_once() -> None:
     # The same response key is one field to the executor.
     assert requested("{ viewer { kind } viewer { user { id } } }") == 2
     quotes = " ".join(
-        f'q{i}: quote(productId: "x", amount: {{amount: "1000", currency: "CNY"}}, term: 12) '
+        f'q{i}: quote(productId: "{ANY_ID}", amount: {{amount: "1000", currency: "CNY"}}, term: 12) '
         "{ quote { apr installments { total { amount } } } }"
         for i in range(30)
     )
@@ -152,9 +156,9 @@ def test_quote_has_its_weight_and_the_schedule_comes_with_it() -> None:
         quote { apr totalInterest { amount } installments { dueDate principal { amount } } }
         userErrors { code }
     } }"""
-    assert requested(quote, {"p": "x"}) == 50
+    assert requested(quote, {"p": ANY_ID}) == 50
     with_product = quote.replace("quote { apr", "quote { product { name } apr")
-    assert requested(with_product, {"p": "x"}) == 51
+    assert requested(with_product, {"p": ANY_ID}) == 51
 
 
 def test_mutations_cost_ten_plus_their_payload() -> None:
