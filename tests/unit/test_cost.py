@@ -142,7 +142,8 @@ def test_aliases_count_each_and_merged_fields_once() -> None:
     # The same response key is one field to the executor.
     assert requested("{ viewer { kind } viewer { user { id } } }") == 2
     quotes = " ".join(
-        f'q{i}: quote(productId: "{ANY_ID}", amount: {{amount: "1000", currency: "CNY"}}, term: 12) '
+        f'q{i}: quote(productId: "{ANY_ID}", amount: {{amount: "1000", currency: "CNY"}}, '
+        "term: 12) "
         "{ quote { apr installments { total { amount } } } }"
         for i in range(30)
     )
