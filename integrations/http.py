@@ -15,7 +15,7 @@ import ssl
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import httpx
 
@@ -200,3 +200,30 @@ def _refusal(content: bytes) -> tuple[str, str]:
     except (ValueError, TypeError, KeyError, AttributeError):
         pass
     return "UNKNOWN", ""
+
+
+class ProviderClient:
+    """What every provider's HTTP client shares: one signed JSON client for its kind, closed
+    with the client. A subclass names its :attr:`kind` and speaks its provider's API."""
+
+    kind: ClassVar[ProviderKind]
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client = SignedJsonClient(
+            kind=self.kind,
+            base_url=base_url,
+            credentials=credentials,
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()

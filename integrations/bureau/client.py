@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from domain.risk.ports import (
     ConsentRequired,
     CreditFile,
@@ -21,8 +19,7 @@ from domain.risk.ports import (
     ProviderKind,
 )
 from integrations.answers import Fields, Malformed
-from integrations.http import SignedJsonClient
-from integrations.signing import Credentials
+from integrations.http import ProviderClient
 
 __all__ = ["HttpCreditBureau"]
 
@@ -96,28 +93,10 @@ def read_report(data: Any, request_id: str) -> CreditReport:
     )
 
 
-class HttpCreditBureau:
+class HttpCreditBureau(ProviderClient):
     """A :class:`~domain.risk.ports.CreditBureau` over the bureau's HTTP API."""
 
-    def __init__(
-        self,
-        base_url: str,
-        credentials: Credentials,
-        *,
-        timeout: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._client = SignedJsonClient(
-            kind=KIND,
-            base_url=base_url,
-            credentials=credentials,
-            timeout=timeout,
-            transport=transport,
-        )
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._client.aclose()
+    kind = KIND
 
     async def pull_report(self, request: CreditReportRequest) -> CreditReport:
         """Pull the subject's report under the recorded consent. Without one, nothing is sent:

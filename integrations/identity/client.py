@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from domain.risk.ports import (
     IdentityRequest,
     IdentityVerification,
@@ -14,8 +12,7 @@ from domain.risk.ports import (
     ProviderKind,
 )
 from integrations.answers import Fields, Malformed
-from integrations.http import SignedJsonClient
-from integrations.signing import Credentials
+from integrations.http import ProviderClient
 
 __all__ = ["HttpIdentityVerifier"]
 
@@ -50,28 +47,10 @@ def read_verification(data: Any, request_id: str) -> IdentityVerification:
     return result
 
 
-class HttpIdentityVerifier:
+class HttpIdentityVerifier(ProviderClient):
     """An :class:`~domain.risk.ports.IdentityVerifier` over the verifier's HTTP API."""
 
-    def __init__(
-        self,
-        base_url: str,
-        credentials: Credentials,
-        *,
-        timeout: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._client = SignedJsonClient(
-            kind=KIND,
-            base_url=base_url,
-            credentials=credentials,
-            timeout=timeout,
-            transport=transport,
-        )
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._client.aclose()
+    kind = KIND
 
     async def verify(self, request: IdentityRequest) -> IdentityVerification:
         """Check the resident ID and name against the register and the liveness session."""

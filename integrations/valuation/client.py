@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from domain.risk.ports import (
     MalformedAnswer,
     PriceQuote,
@@ -15,8 +13,7 @@ from domain.risk.ports import (
     ProviderKind,
 )
 from integrations.answers import Fields, Malformed
-from integrations.http import SignedJsonClient
-from integrations.signing import Credentials
+from integrations.http import ProviderClient
 
 __all__ = ["HttpPriceFeed"]
 
@@ -45,28 +42,10 @@ def read_quote(data: Any, request_id: str, request: PriceQuoteRequest) -> PriceQ
     return result
 
 
-class HttpPriceFeed:
+class HttpPriceFeed(ProviderClient):
     """A :class:`~domain.risk.ports.CommodityPriceFeed` over a price feed's HTTP API."""
 
-    def __init__(
-        self,
-        base_url: str,
-        credentials: Credentials,
-        *,
-        timeout: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._client = SignedJsonClient(
-            kind=KIND,
-            base_url=base_url,
-            credentials=credentials,
-            timeout=timeout,
-            transport=transport,
-        )
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._client.aclose()
+    kind = KIND
 
     async def quote(self, request: PriceQuoteRequest) -> PriceQuote:
         """The feed's latest price for the commodity, in the requested currency."""
