@@ -11,11 +11,8 @@ import asyncio
 import json
 import math
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import URL
 
+from tests.processes import answering, free_port
 from tests.support import password_token, seed_world
 
 pytestmark = pytest.mark.slow
@@ -33,16 +31,10 @@ REQUESTS = 400
 POOL_SIZE = 4  # 8 connections with the overflow; 16 requests in flight by default
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(owner_url: URL, tmp_path: Path) -> Iterator[str]:
     """``lendgraph serve`` (one process) on this test process's database."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LENDGRAPH_", "PROMETHEUS"))}
     env.pop("APP_DATABASE_URL", None)
@@ -56,31 +48,8 @@ def server(owner_url: URL, tmp_path: Path) -> Iterator[str]:
         LENDGRAPH_LOG_LEVEL="WARNING",
     )
     log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [LENDGRAPH, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"lendgraph serve exited:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"lendgraph serve did not answer:\n{log.read_text()}")
-            time.sleep(0.3)
+    with answering([LENDGRAPH, "serve"], env, log, f"{base}/healthz", wait=120):
         yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
     assert "Traceback" not in log.read_text(), log.read_text()
 
 

@@ -8,11 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +17,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from lendgraph.demo import CONSOLE_CLIENT, DEMO_PASSWORD
+from tests.processes import answering, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -47,16 +44,10 @@ def _chromium_or_skip() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def dev_server(owner_url: URL, tmp_path: Path) -> Iterator[str]:
     """``lendgraph dev`` on this test process's database (demo data seeded by it)."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         k: v
@@ -71,31 +62,9 @@ def dev_server(owner_url: URL, tmp_path: Path) -> Iterator[str]:
         LENDGRAPH_LOG_LEVEL="WARNING",
     )
     log = tmp_path / "dev.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [LENDGRAPH, "dev", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"lendgraph dev exited:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"lendgraph dev did not become ready:\n{log.read_text()}")
-            time.sleep(0.3)
+    command = [LENDGRAPH, "dev", "--port", str(port)]
+    with answering(command, env, log, f"{base}/readyz", wait=180):
         yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _set_editor(page, selector: str, value: str) -> None:  # type: ignore[no-untyped-def]
