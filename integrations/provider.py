@@ -124,6 +124,28 @@ class Reply:
     def trickle(cls, payload: Any) -> Reply:
         return cls(200, payload, "trickle")
 
+    @classmethod
+    def failing(cls, outcome: str, payload: Any) -> Reply:
+        """``payload`` answered as a transport failure outcome asks (one of
+        :data:`TRANSPORT_FAILURES`)."""
+        if outcome == "UNAVAILABLE":
+            return cls.unavailable()
+        if outcome == "TIMEOUT":
+            return cls.hang(payload)
+        assert outcome == "TRICKLE", outcome
+        return cls.trickle(payload)
+
+
+#: Outcomes every sandbox acts out on the wire, whatever its answer would have been.
+TRANSPORT_FAILURES = frozenset({"TIMEOUT", "TRICKLE", "UNAVAILABLE"})
+
+
+def last_word_outcome(name: str, outcomes: tuple[str, ...]) -> str:
+    """The outcome a test name asks for by its last word (``GOOD`` when it names none)."""
+    words = name.split()
+    last = words[-1].upper() if words else ""
+    return last if last in outcomes else "GOOD"
+
 
 Handler = Callable[[Call], Awaitable[Reply]]
 

@@ -29,7 +29,13 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from stdnum.cn import ric
 
-from integrations.provider import Call, Reply, SandboxProvider
+from integrations.provider import (
+    TRANSPORT_FAILURES,
+    Call,
+    Reply,
+    SandboxProvider,
+    last_word_outcome,
+)
 
 __all__ = ["OUTCOMES", "create_app", "outcome_of"]
 
@@ -47,9 +53,7 @@ OUTCOMES = (
 
 def outcome_of(name: str) -> str:
     """The outcome a subject's name asks for."""
-    words = name.split()
-    last = words[-1].upper() if words else ""
-    return last if last in OUTCOMES else "GOOD"
+    return last_word_outcome(name, OUTCOMES)
 
 
 def _money(amount: str) -> dict[str, str]:
@@ -200,12 +204,8 @@ async def _pull(call: Call) -> Reply:
     if not ric.is_valid(subject["resident_id"]):
         return Reply.refuse(422, "INVALID_RESIDENT_ID", "not a valid resident ID")
     outcome = outcome_of(subject["name"])
-    if outcome == "UNAVAILABLE":
-        return Reply.unavailable()
-    if outcome == "TIMEOUT":
-        return Reply.hang(_report("GOOD"))
-    if outcome == "TRICKLE":
-        return Reply.trickle(_report("GOOD"))
+    if outcome in TRANSPORT_FAILURES:
+        return Reply.failing(outcome, _report("GOOD"))
     return Reply.ok(_report(outcome))
 
 

@@ -18,7 +18,13 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from stdnum.cn import ric
 
-from integrations.provider import Call, Reply, SandboxProvider
+from integrations.provider import (
+    TRANSPORT_FAILURES,
+    Call,
+    Reply,
+    SandboxProvider,
+    last_word_outcome,
+)
 
 __all__ = ["OUTCOMES", "create_app", "outcome_of"]
 
@@ -36,9 +42,7 @@ OUTCOMES = (
 
 def outcome_of(name: str) -> str:
     """The outcome a name asks for."""
-    words = name.split()
-    last = words[-1].upper() if words else ""
-    return last if last in OUTCOMES else "GOOD"
+    return last_word_outcome(name, OUTCOMES)
 
 
 def _verification(outcome: str) -> dict[str, Any]:
@@ -71,12 +75,8 @@ async def _verify(call: Call) -> Reply:
     if not ric.is_valid(resident_id):
         return Reply.refuse(422, "INVALID_RESIDENT_ID", "not a valid resident ID")
     outcome = outcome_of(name)
-    if outcome == "UNAVAILABLE":
-        return Reply.unavailable()
-    if outcome == "TIMEOUT":
-        return Reply.hang(_verification("GOOD"))
-    if outcome == "TRICKLE":
-        return Reply.trickle(_verification("GOOD"))
+    if outcome in TRANSPORT_FAILURES:
+        return Reply.failing(outcome, _verification("GOOD"))
     return Reply.ok(_verification(outcome))
 
 

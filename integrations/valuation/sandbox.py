@@ -17,7 +17,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from integrations.provider import Call, Reply, SandboxProvider
+from integrations.provider import TRANSPORT_FAILURES, Call, Reply, SandboxProvider
 
 __all__ = ["PRICES", "STALE_DAYS", "create_app"]
 
@@ -58,13 +58,9 @@ async def _quote_endpoint(call: Call) -> Reply:
         return Reply.refuse(404, "UNKNOWN_COMMODITY", "no quotes for this commodity")
     if call.request.query_params.get("currency", "CNY") != "CNY":
         return Reply.refuse(422, "UNSUPPORTED_CURRENCY", "quotes are in CNY")
-    if behaviour == "UNAVAILABLE":
-        return Reply.unavailable()
     quote = _quote(code, base, stale=behaviour == "STALE")
-    if behaviour == "TIMEOUT":
-        return Reply.hang(quote)
-    if behaviour == "TRICKLE":
-        return Reply.trickle(quote)
+    if behaviour in TRANSPORT_FAILURES:
+        return Reply.failing(behaviour, quote)
     if behaviour == "MALFORMED":
         del quote["price"]
     return Reply.ok(quote)
