@@ -31,6 +31,9 @@ class Scope(StrEnum):
     DEALS_APPLY = "deals:apply"  # create, edit, submit and withdraw applications
     AGENTS_WRITE = "agents:write"  # authorise and revoke who acts for a party
     CALENDARS_WRITE = "calendars:write"  # the operator's holidays and make-up working days
+    RISK_READ = "risk:read"  # a deal's bureau report, identity result, valuation, scorecard
+    REVIEWS_FIRST = "reviews:first"  # take and decide first reviews
+    REVIEWS_SECOND = "reviews:second"  # take and decide second reviews
 
 
 class Role(StrEnum):
@@ -83,11 +86,27 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     | _COLLATERAL_FUNDER
     | _DEALS_FUNDER
     | _PARTIES_READ,
-    Role.FIRST_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
+    Role.FIRST_REVIEWER: frozenset(
+        {
+            Scope.VIEWER_READ,
+            Scope.TENANTS_READ,
+            Scope.PRODUCTS_READ,
+            Scope.RISK_READ,
+            Scope.REVIEWS_FIRST,
+        }
+    )
     | _COLLATERAL_FUNDER
     | _DEALS_FUNDER
     | _PARTIES_READ,
-    Role.SECOND_REVIEWER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
+    Role.SECOND_REVIEWER: frozenset(
+        {
+            Scope.VIEWER_READ,
+            Scope.TENANTS_READ,
+            Scope.PRODUCTS_READ,
+            Scope.RISK_READ,
+            Scope.REVIEWS_SECOND,
+        }
+    )
     | _COLLATERAL_FUNDER
     | _DEALS_FUNDER
     | _PARTIES_READ,
