@@ -71,6 +71,15 @@ _DEALS_FUNDER = frozenset({Scope.DEALS_READ})
 # the applicants of its deals, those it acts for, its counterparties).
 _PARTIES_READ = frozenset({Scope.PERSONS_READ, Scope.ORGANIZATIONS_READ})
 
+# What every member of a funder's staff reads: the funder, its products, the collateral and
+# parties of its deals, its deals.
+_FUNDER_STAFF = (
+    frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
+    | _COLLATERAL_FUNDER
+    | _DEALS_FUNDER
+    | _PARTIES_READ
+)
+
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.PLATFORM_ADMIN: _ALL,
     Role.FUNDER_ADMIN: frozenset(
@@ -86,34 +95,9 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     | _COLLATERAL_FUNDER
     | _DEALS_FUNDER
     | _PARTIES_READ,
-    Role.FIRST_REVIEWER: frozenset(
-        {
-            Scope.VIEWER_READ,
-            Scope.TENANTS_READ,
-            Scope.PRODUCTS_READ,
-            Scope.RISK_READ,
-            Scope.REVIEWS_FIRST,
-        }
-    )
-    | _COLLATERAL_FUNDER
-    | _DEALS_FUNDER
-    | _PARTIES_READ,
-    Role.SECOND_REVIEWER: frozenset(
-        {
-            Scope.VIEWER_READ,
-            Scope.TENANTS_READ,
-            Scope.PRODUCTS_READ,
-            Scope.RISK_READ,
-            Scope.REVIEWS_SECOND,
-        }
-    )
-    | _COLLATERAL_FUNDER
-    | _DEALS_FUNDER
-    | _PARTIES_READ,
-    Role.FINANCE_OFFICER: frozenset({Scope.VIEWER_READ, Scope.TENANTS_READ, Scope.PRODUCTS_READ})
-    | _COLLATERAL_FUNDER
-    | _DEALS_FUNDER
-    | _PARTIES_READ,
+    Role.FIRST_REVIEWER: _FUNDER_STAFF | {Scope.RISK_READ, Scope.REVIEWS_FIRST},
+    Role.SECOND_REVIEWER: _FUNDER_STAFF | {Scope.RISK_READ, Scope.REVIEWS_SECOND},
+    Role.FINANCE_OFFICER: _FUNDER_STAFF,
     Role.BORROWER: frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ, Scope.AGENTS_WRITE})
     | _COLLATERAL_PARTY
     | _DEALS_APPLICANT

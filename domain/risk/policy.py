@@ -18,8 +18,4 @@ from domain.kernel.scopes import Scope
 def risk_visible(actor: Actor, deal_tenant_id: uuid.UUID) -> bool:
     """Whether ``actor`` may read the risk data of a deal of tenant ``deal_tenant_id``: a
     principal of that very tenant holding ``risk:read``."""
-    return (
-        actor.tenant_id is not None
-        and actor.tenant_id == deal_tenant_id
-        and actor.has(Scope.RISK_READ)
-    )
+    return actor.tenant_id == deal_tenant_id and actor.has(Scope.RISK_READ)
