@@ -32,6 +32,7 @@ from api.overload import Overloaded, overloaded
 from api.state import AppState
 from domain.collateral import repository as collateral
 from domain.deals import repository as deals
+from domain.integration_calls import repository as integration_calls
 from domain.kernel.actor import Actor
 from domain.parties import repository as parties
 from domain.persistence.scope import DbScope, PrincipalCheck, principal_verdict
@@ -77,6 +78,8 @@ class Loaders:
     deal_events: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
     # Keyed by (tenant_id, product_id, version): the exact version a deal applied under.
     deal_versions: DataLoader[Any, Any]
+    # Keyed by (tenant_id, deal_id): a deal's integration calls (its risk checks).
+    risk_checks: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
 
 
 class PrincipalInactive(GraphQLError):
@@ -190,6 +193,7 @@ class Context:
             deals=self._loader(deals.deals_by_ids),
             deal_events=self._loader(deals.events_of_deals),
             deal_versions=self._loader(deals.versions_by_keys),
+            risk_checks=self._loader(integration_calls.calls_of_deals),
         )
 
     @asynccontextmanager

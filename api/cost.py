@@ -103,6 +103,12 @@ FREE_TYPES: Final = frozenset(
 LIST_SIZES: Final[Mapping[str, int]] = {
     "Deal.warehouseReceipts": MAX_RECEIPTS,
     "Deal.timeline": 50,
+    # One check per kind; a report's lists are as the bureau keeps them (a few accounts).
+    "Deal.riskChecks": 3,
+    "CreditReport.debts": 20,
+    "CreditReport.delinquencies": 20,
+    "CreditReport.inquiries": 20,
+    "CreditReport.fraudAlerts": 5,
     "Product.versions": 20,
     "PurchaseOrder.documents": 20,
     "WarehouseReceipt.documents": 20,

@@ -86,7 +86,9 @@ def run_dev(overrides: Mapping[str, object] | None = None) -> None:
         from workers import scheduler
         from workers.actors import events, integrations, maintenance  # noqa: F401  (actors)
         from workers.broker import broker
+        from workers.ports import wire
 
+        wire(settings)
         worker = dramatiq.Worker(broker, worker_threads=2)
         worker.start()
         stop = threading.Event()

@@ -21,6 +21,9 @@ __all__ = ["broker", "for_worker_process", "jobs", "make_broker"]
 def for_worker_process() -> None:
     """Set-up of a ``dramatiq`` worker process (``dramatiq workers.broker:for_worker_process``,
     as ``lendgraph worker`` runs it): this project's JSON log lines instead of dramatiq's plain
-    text; the broker is the one declared above."""
+    text, and the integration ports wired; the broker is the one declared above."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    from workers.ports import wire
+
+    wire(settings)

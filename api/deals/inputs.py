@@ -72,6 +72,16 @@ class CreateDealInput:
     warehouse_receipt_ids: list[WarehouseReceiptID] | None = strawberry.field(
         default=None, description="The warehouse receipts to pledge (WAREHOUSE_RECEIPT_PLEDGE)."
     )
+    monthly_income: MoneyInput | None = strawberry.field(
+        default=None,
+        description="The applicant's declared monthly income, in the request's currency (the "
+        "debt-to-income check divides the credit report's monthly debt service by it).",
+    )
+    liveness_session: str | None = strawberry.field(
+        default=None,
+        description="The identity provider's reference of the face capture the applicant "
+        "completed (printable ASCII, at most 128 characters); the identity check sends it.",
+    )
     idempotency_key: str | None = strawberry.field(
         default=None, description=IDEMPOTENCY_KEY_DESCRIPTION
     )
@@ -93,6 +103,12 @@ class UpdateDealInput:
     )
     warehouse_receipt_ids: list[WarehouseReceiptID] | None = strawberry.field(
         default=None, description="The warehouse receipts to pledge instead (the whole list)."
+    )
+    monthly_income: MoneyInput | None = strawberry.field(
+        default=None, description="The declared monthly income instead."
+    )
+    liveness_session: str | None = strawberry.field(
+        default=None, description="A new liveness capture reference."
     )
 
 

@@ -51,6 +51,10 @@ async def _create(session: AsyncSession, actor: Actor, input: CreateDealInput) -
         consent=input.consent.to_domain() if input.consent is not None else None,
         purchase_order_id=id_of(input.purchase_order_id, "PurchaseOrder", "purchaseOrderId"),
         warehouse_receipt_ids=receipt_ids(input.warehouse_receipt_ids) or [],
+        monthly_income=input.monthly_income.to_money("monthlyIncome")
+        if input.monthly_income is not None
+        else None,
+        liveness_session=input.liveness_session,
     )
 
 
@@ -65,6 +69,10 @@ async def _update(session: AsyncSession, actor: Actor, input: UpdateDealInput) -
         consent=input.consent.to_domain() if input.consent is not None else None,
         purchase_order_id=id_of(input.purchase_order_id, "PurchaseOrder", "purchaseOrderId"),
         warehouse_receipt_ids=receipt_ids(input.warehouse_receipt_ids),
+        monthly_income=input.monthly_income.to_money("monthlyIncome")
+        if input.monthly_income is not None
+        else None,
+        liveness_session=input.liveness_session,
     )
 
 

@@ -26,11 +26,14 @@ from api.products.types import (
     warnings_of,
 )
 from api.relay import load_node, load_node_list, load_nodes
+from api.risk.types import CreditReport, IdentityVerification, RiskCheck
 from api.scalars import MoneyType
 from api.tenancy.types import TenantNode, UserNode
 from domain.deals import models, policy, service
+from domain.integration_calls.models import CallState, IntegrationKind
 from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
+from domain.risk.policy import risk_visible
 
 DealStatus = strawberry.enum(
     models.DealStatus,
@@ -60,6 +63,9 @@ class LoanRequest:
     term: int = strawberry.field(description="The term, in the product's term unit.")
     term_unit: TermUnit = strawberry.field(description="Months or days.")  # type: ignore[valid-type]
     purpose: str = strawberry.field(description="What the money is for.")
+    monthly_income: MoneyType | None = strawberry.field(
+        description="The applicant's declared monthly income, if declared."
+    )
 
 
 @strawberry.type(description="The applicant's authorisation to pull credit reports.")
@@ -162,6 +168,9 @@ class DealNode(relay.Node):
     submitted_at: datetime | None = strawberry.field(description="When it was last submitted.")
     withdrawn_at: datetime | None = strawberry.field(description="When it was withdrawn.")
     withdrawal_reason: str | None = strawberry.field(description="Why it was withdrawn.")
+    liveness_session: str | None = strawberry.field(
+        description="The identity provider's reference of the applicant's face capture."
+    )
     # An ORM instance (a mutation's) or a plain row (a page's): only columns are read.
     row: strawberry.Private[Any]
 
@@ -186,7 +195,11 @@ class DealNode(relay.Node):
                 term=row.term,
                 term_unit=row.term_unit,
                 purpose=row.purpose,
+                monthly_income=None
+                if row.monthly_income_minor is None
+                else MoneyType.of(Money(row.monthly_income_minor, row.currency)),
             ),
+            liveness_session=row.liveness_session,
             consent=consent,
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -276,6 +289,44 @@ class DealNode(relay.Node):
     async def timeline(self, info: Info) -> list[DealTimelineEntry]:
         rows = await info.context.loaders.deal_events.load((self.row.tenant_id, self.row.id))
         return [DealTimelineEntry.from_row(r) for r in rows or []]
+
+    async def _risk_checks(self, info: Info) -> list[Any]:
+        # The funder's own staff with risk:read only, whichever path reached the deal.
+        if not risk_visible(info.context.actor, self.row.tenant_id):
+            return []
+        rows = await info.context.loaders.risk_checks.load((self.row.tenant_id, self.row.id))
+        return list(rows or [])
+
+    async def _result(self, info: Info, kind: IntegrationKind) -> dict[str, Any] | None:
+        for call in await self._risk_checks(info):
+            if call.kind is kind and call.state is CallState.SUCCEEDED:
+                result: dict[str, Any] | None = call.result
+                return result
+        return None
+
+    @strawberry.field(
+        description="The checks the deal needs from outside providers (credit report, "
+        "identity, collateral valuation), each with its state and attempts. Only the funder's "
+        "staff holding risk:read see them; empty for everyone else."
+    )
+    async def risk_checks(self, info: Info) -> list[RiskCheck]:
+        return [RiskCheck.from_row(r) for r in await self._risk_checks(info)]
+
+    @strawberry.field(
+        description="The applicant's credit report once the bureau answered (a person's, or "
+        "the applicant enterprise's). The funder's staff with risk:read only; null otherwise."
+    )
+    async def credit_report(self, info: Info) -> CreditReport | None:
+        stored = await self._result(info, IntegrationKind.BUREAU)
+        return None if stored is None else CreditReport.of(stored)
+
+    @strawberry.field(
+        description="The applicant person's identity verification once the verifier answered. "
+        "The funder's staff with risk:read only; null otherwise."
+    )
+    async def identity_verification(self, info: Info) -> IdentityVerification | None:
+        stored = await self._result(info, IntegrationKind.IDENTITY)
+        return None if stored is None else IdentityVerification.of(stored)
 
     @classmethod
     async def load_by_ids(

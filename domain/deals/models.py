@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    CheckConstraint,
     DateTime,
     Enum,
     ForeignKey,
@@ -134,6 +135,10 @@ class Deal(Base):
     term: Mapped[int] = mapped_column(Integer)
     term_unit: Mapped[TermUnit] = mapped_column(_enum(TermUnit, "term_unit"))
     purpose: Mapped[str] = mapped_column(String(500))
+    # What the risk checks read: the applicant's declared monthly income (in ``currency``)
+    # and the identity provider's reference of the applicant's face capture.
+    monthly_income_minor: Mapped[int | None] = mapped_column(BigInteger)
+    liveness_session: Mapped[str | None] = mapped_column(String(128))
     # Credit consent: all three or none.
     consent_given_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     consent_text_version: Mapped[str | None] = mapped_column(String(32))
@@ -163,6 +168,10 @@ class Deal(Base):
                 "product_versions.version",
             ],
             name="fk_deals_product_version",
+        ),
+        CheckConstraint(
+            "monthly_income_minor IS NULL OR monthly_income_minor > 0",
+            name="monthly_income_positive",
         ),
         # Lookups by global ID, which carries no tenant.
         Index("ix_deals_id", "id"),
@@ -213,6 +222,13 @@ class Deal(Base):
     def amount(self) -> Money:
         """The amount applied for."""
         return Money(self.amount_minor, self.currency)
+
+    @property
+    def monthly_income(self) -> Money | None:
+        """The declared monthly income, if any."""
+        if self.monthly_income_minor is None:
+            return None
+        return Money(self.monthly_income_minor, self.currency)
 
     @property
     def has_consent(self) -> bool:

@@ -272,6 +272,7 @@ MAX_PURPOSE: Final[int] = 500
 MAX_CONSENT_TEXT_VERSION: Final[int] = 32
 MAX_WITHDRAWAL_REASON: Final[int] = 500
 MAX_RECEIPTS: Final[int] = 20
+MAX_LIVENESS_SESSION: Final[int] = 128
 #: How far in the future a consent time may lie (clock skew of the channel's servers).
 CONSENT_CLOCK_SKEW: Final[timedelta] = timedelta(minutes=5)
 
@@ -300,6 +301,29 @@ def check_amount(amount: Money, field: str = "amount") -> Money:
     if not amount.is_positive():
         raise DomainError(ErrorCode.INVALID_AMOUNT, "must be above zero", field)
     return amount
+
+
+def check_income(income: Money, currency: str, field: str = "monthlyIncome") -> Money:
+    """A declared monthly income: above zero, in the currency of the loan request (the
+    debt-to-income rule divides one by the other)."""
+    if not income.is_positive():
+        raise DomainError(ErrorCode.INVALID_AMOUNT, "must be above zero", field)
+    if income.currency != currency:
+        raise DomainError(
+            ErrorCode.CURRENCY_MISMATCH,
+            f"must be in {currency}, the loan request's currency",
+            field,
+        )
+    return income
+
+
+def clean_liveness_session(value: str, field: str = "livenessSession") -> str:
+    """The identity provider's reference of a face capture: printable ASCII without spaces,
+    at most ``MAX_LIVENESS_SESSION`` characters (it is sent to the provider as it is)."""
+    session = clean_text(value, field, MAX_LIVENESS_SESSION)
+    if not all("!" <= ch <= "~" for ch in session):
+        raise DomainError(ErrorCode.INVALID, "printable ASCII without spaces", field)
+    return session
 
 
 def check_term(term: int, field: str = "term") -> int:

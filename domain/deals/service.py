@@ -299,10 +299,13 @@ async def create_deal(
     consent: ConsentInput | None = None,
     purchase_order_id: uuid.UUID | None = None,
     warehouse_receipt_ids: Sequence[uuid.UUID] = (),
+    monthly_income: Money | None = None,
+    liveness_session: str | None = None,
 ) -> DealOutcome:
     """Apply for a product: a DRAFT deal with the applicant, the loan request, the credit
     consent (optional until submission) and the collateral (likewise), pinned to the
-    product's current version."""
+    product's current version; the declared monthly income and the identity provider's
+    liveness capture reference, if given, are what the risk checks read."""
     require(actor, Scope.DEALS_APPLY)
     problems: list[DomainError] = []
     clean_purpose = ""
@@ -318,6 +321,9 @@ async def create_deal(
         clean_purpose = policy.clean_text(purpose, "purpose", policy.MAX_PURPOSE)
     except DomainError as exc:
         _gather(problems, exc)
+    income_minor, clean_liveness = _risk_inputs(
+        problems, amount.currency, monthly_income, liveness_session
+    )
     # One instant for the whole transaction: the deal, its consent, its timeline entry and
     # its audit row (whose columns default to the same now()).
     now = await transaction_now(session)
@@ -381,6 +387,8 @@ async def create_deal(
         term=term,
         term_unit=version.term_unit,
         purpose=clean_purpose,
+        monthly_income_minor=income_minor,
+        liveness_session=clean_liveness,
         consent_given_at=None if clean_consent is None else clean_consent.given_at,
         consent_text_version=None if clean_consent is None else clean_consent.text_version,
         consent_method=None if clean_consent is None else clean_consent.method,
@@ -411,6 +419,8 @@ async def update_deal(
     consent: ConsentInput | None = None,
     purchase_order_id: uuid.UUID | None = None,
     warehouse_receipt_ids: Sequence[uuid.UUID] | None = None,
+    monthly_income: Money | None = None,
+    liveness_session: str | None = None,
 ) -> DealOutcome:
     """Edit a DRAFT or RETURNED application: what is given replaces what was there. A
     RETURNED deal that changes its collateral releases its claims on what it no longer names
@@ -436,6 +446,7 @@ async def update_deal(
             changes["purpose"] = policy.clean_text(purpose, "purpose", policy.MAX_PURPOSE)
         except DomainError as exc:
             _gather(problems, exc)
+    changes.update(_risk_changes(problems, deal, amount, monthly_income, liveness_session))
     now = await transaction_now(session)
     clean_consent = _consent(problems, consent, now)
     if clean_consent is not None:
@@ -472,6 +483,60 @@ async def update_deal(
         await _release_dropped(session, deal, held)
     await _record(session, actor, deal, "update", from_status=deal.status, changed=sorted(changed))
     return DealOutcome(deal)
+
+
+def _risk_inputs(
+    problems: list[DomainError],
+    currency: str,
+    monthly_income: Money | None,
+    liveness_session: str | None,
+) -> tuple[int | None, str | None]:
+    """The declared income (minor units) and liveness reference as stored, or ``None`` for
+    what is not given; refusals are gathered."""
+    income_minor: int | None = None
+    clean: str | None = None
+    if monthly_income is not None:
+        try:
+            income_minor = policy.check_income(monthly_income, currency).amount_minor
+        except DomainError as exc:
+            _gather(problems, exc)
+    if liveness_session is not None:
+        try:
+            clean = policy.clean_liveness_session(liveness_session)
+        except DomainError as exc:
+            _gather(problems, exc)
+    return income_minor, clean
+
+
+def _risk_changes(
+    problems: list[DomainError],
+    deal: Deal,
+    amount: Money | None,
+    monthly_income: Money | None,
+    liveness_session: str | None,
+) -> dict[str, Any]:
+    """An edit's changes to the risk inputs. A declared income is in the request's currency:
+    a request moved to another currency needs the income declared again."""
+    currency = amount.currency if amount is not None else deal.currency
+    income_minor, clean_liveness = _risk_inputs(
+        problems, currency, monthly_income, liveness_session
+    )
+    changes: dict[str, Any] = {}
+    if income_minor is not None:
+        changes["monthly_income_minor"] = income_minor
+    elif currency != deal.currency and deal.monthly_income_minor is not None:
+        _gather(
+            problems,
+            DomainError(
+                ErrorCode.CURRENCY_MISMATCH,
+                f"the declared monthly income is in {deal.currency}: declare it again in "
+                f"{currency}",
+                "monthlyIncome",
+            ),
+        )
+    if clean_liveness is not None:
+        changes["liveness_session"] = clean_liveness
+    return changes
 
 
 def _held_collateral(deal: Deal) -> tuple[uuid.UUID | None, frozenset[uuid.UUID]]:

@@ -16,17 +16,14 @@ MAX_ERROR_LENGTH = 1000
 #: process, or a later deploy, may have the port): the sweeper does not re-send it meanwhile.
 NO_PORT_RECHECK = timedelta(minutes=5)
 
-#: The calls a submitted deal needs, by product line: the applicant's credit report and
-#: identity (a person for consumer credit, the applicant organisation otherwise), and the
-#: valuation of pledged goods.
+#: The calls a submitted deal needs, by product line: the applicant's credit report (a
+#: person's for consumer credit, the applicant enterprise's otherwise), the identity check of
+#: the applicant person (an enterprise's identity is its registered code, checked when it was
+#: onboarded), and the valuation of pledged goods.
 KINDS_BY_LINE: dict[ProductLine, tuple[IntegrationKind, ...]] = {
     ProductLine.CONSUMER_CREDIT: (IntegrationKind.BUREAU, IntegrationKind.IDENTITY),
-    ProductLine.ORDER_FINANCING: (IntegrationKind.BUREAU, IntegrationKind.IDENTITY),
-    ProductLine.WAREHOUSE_RECEIPT_PLEDGE: (
-        IntegrationKind.BUREAU,
-        IntegrationKind.IDENTITY,
-        IntegrationKind.VALUATION,
-    ),
+    ProductLine.ORDER_FINANCING: (IntegrationKind.BUREAU,),
+    ProductLine.WAREHOUSE_RECEIPT_PLEDGE: (IntegrationKind.BUREAU, IntegrationKind.VALUATION),
 }
 
 

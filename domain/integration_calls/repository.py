@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import any_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.integration_calls.models import CallState, IntegrationCall, IntegrationKind
+from domain.persistence.base import uuid_array
 
 
 async def insert_pending(
@@ -64,6 +65,30 @@ async def calls_of_deal(
         .order_by(IntegrationCall.kind)
     )
     return found.scalars().all()
+
+
+async def calls_of_deals(
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], list[IntegrationCall]]:
+    """Batch getter: the visible calls of each deal, by ``(tenant_id, deal_id)`` (the order of
+    ``uq_integration_calls_deal_kind``), each deal's by kind."""
+    out: dict[tuple[uuid.UUID, uuid.UUID], list[IntegrationCall]] = {}
+    if not keys:
+        return out
+    wanted = set(keys)
+    found = await session.scalars(
+        select(IntegrationCall)
+        .where(
+            IntegrationCall.tenant_id == any_(uuid_array({k[0] for k in keys})),
+            IntegrationCall.deal_id == any_(uuid_array({k[1] for k in keys})),
+        )
+        .order_by(IntegrationCall.tenant_id, IntegrationCall.deal_id, IntegrationCall.kind)
+    )
+    for call in found:
+        key = (call.tenant_id, call.deal_id)
+        if key in wanted:
+            out.setdefault(key, []).append(call)
+    return out
 
 
 async def finish_attempt(

@@ -165,15 +165,24 @@ class ConsentReference:
 @dataclass(frozen=True, slots=True)
 class CreditReportRequest:
     """Whose report, under which consent. ``consent`` is ``None`` when none is recorded: an
-    adapter then raises :class:`ConsentRequired` without calling out."""
+    adapter then raises :class:`ConsentRequired` without calling out.
 
-    resident_id: str
+    The subject is a person (``resident_id``) or an enterprise (``social_credit_code``, its
+    unified social credit code, for the bureau's enterprise credit report); exactly one is
+    given, with the subject's registered name."""
+
+    resident_id: str | None
     full_name: str
     consent: ConsentReference | None
     #: Why the report is pulled (recorded as the inquiry's reason at the bureau).
     purpose: str = "LOAN_APPLICATION"
     #: The same key gets the same report back instead of a second inquiry (a retried pull).
     idempotency_key: str | None = None
+    social_credit_code: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.resident_id is None) == (self.social_credit_code is None):
+            raise ValueError("a report is of a person or of an enterprise: name exactly one")
 
     @property
     def has_consent(self) -> bool:

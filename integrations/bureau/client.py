@@ -107,7 +107,11 @@ class HttpCreditBureau(ProviderClient):
                 "no recorded credit consent; the report was not pulled", kind=KIND
             )
         payload = {
-            "subject": {"resident_id": request.resident_id, "name": request.full_name},
+            "subject": (
+                {"resident_id": request.resident_id, "name": request.full_name}
+                if request.resident_id is not None
+                else {"social_credit_code": request.social_credit_code, "name": request.full_name}
+            ),
             "consent": {
                 "reference": consent.reference,
                 "text_version": consent.text_version,

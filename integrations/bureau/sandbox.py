@@ -14,7 +14,10 @@ The outcome is chosen by the last word of the subject's name (case-insensitive):
 anything else  a good file
 =============  =====================================================================
 
-A resident ID that fails its check digit is refused (422 ``INVALID_RESIDENT_ID``), and so is a
+The subject is a person (``resident_id``) or an enterprise (``social_credit_code``); an
+enterprise's report has the same shape and figures. A resident ID that fails its check digit
+is refused (422 ``INVALID_RESIDENT_ID``), a social credit code likewise
+(422 ``INVALID_SOCIAL_CREDIT_CODE``), and so is a
 request without a consent (400 ``CONSENT_REQUIRED``). The figures are fixed, so tests can check
 them by hand; they are listed in ``integrations/README.md``.
 """
@@ -27,7 +30,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Route
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from integrations.provider import (
     TRANSPORT_FAILURES,
@@ -192,17 +195,26 @@ async def _pull(call: Call) -> Reply:
     data = call.data if isinstance(call.data, dict) else {}
     subject = data.get("subject")
     consent = data.get("consent")
-    if not isinstance(subject, dict) or not all(
-        isinstance(subject.get(k), str) for k in ("resident_id", "name")
+    keys = ("resident_id", "social_credit_code")
+    if (
+        not isinstance(subject, dict)
+        or not isinstance(subject.get("name"), str)
+        or sum(isinstance(subject.get(k), str) for k in keys) != 1
     ):
-        return Reply.refuse(400, "INVALID_REQUEST", "subject.resident_id and subject.name")
+        return Reply.refuse(
+            400,
+            "INVALID_REQUEST",
+            "subject.name and one of subject.resident_id, subject.social_credit_code",
+        )
     if not isinstance(consent, dict) or not all(
         isinstance(consent.get(k), str) and consent[k].strip()
         for k in ("reference", "text_version", "method", "given_at")
     ):
         return Reply.refuse(400, "CONSENT_REQUIRED", "a recorded consent is required")
-    if not ric.is_valid(subject["resident_id"]):
+    if "resident_id" in subject and not ric.is_valid(subject["resident_id"]):
         return Reply.refuse(422, "INVALID_RESIDENT_ID", "not a valid resident ID")
+    if "social_credit_code" in subject and not uscc.is_valid(subject["social_credit_code"]):
+        return Reply.refuse(422, "INVALID_SOCIAL_CREDIT_CODE", "not a valid social credit code")
     outcome = outcome_of(subject["name"])
     if outcome in TRANSPORT_FAILURES:
         return Reply.failing(outcome, _report("GOOD"))

@@ -39,12 +39,12 @@ async def test_submit_deal_over_http_sends_its_jobs_after_commit(
                 text("select tenant_id, id, kind from integration_calls order by created_at")
             )
         ).all()
-    assert sorted(r.kind for r in rows) == ["BUREAU", "BUREAU", "IDENTITY", "IDENTITY", "VALUATION"]
+    assert sorted(r.kind for r in rows) == ["BUREAU", "BUREAU", "IDENTITY", "VALUATION"]
     calls = {
         Job("run_integration_call", "integrations", (str(r.tenant_id), str(r.id))) for r in rows
     }
     assert set(queue.sent) - {RELAY_JOB} == calls
-    assert len(queue.sent) == 5 + 2  # each call once, one doorbell per request
+    assert len(queue.sent) == 4 + 2  # each call once, one doorbell per request
 
     queue.sent.clear()
     refused = await a.submit("young", consumer["id"])  # already SUBMITTED

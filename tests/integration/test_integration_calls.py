@@ -52,7 +52,7 @@ async def test_submission_requests_the_lines_calls_and_enqueues_them_after_commi
     consumer_calls = await calls_of(owner_engine, consumer)
     pledge_calls = await calls_of(owner_engine, pledge)
     assert [c["kind"] for c in consumer_calls] == ["BUREAU", "IDENTITY"]
-    assert [c["kind"] for c in pledge_calls] == ["BUREAU", "IDENTITY", "VALUATION"]
+    assert [c["kind"] for c in pledge_calls] == ["BUREAU", "VALUATION"]
     for c in consumer_calls + pledge_calls:
         assert (c["tenant_id"], c["state"], c["attempts"], c["max_attempts"]) == (
             a,
@@ -61,12 +61,12 @@ async def test_submission_requests_the_lines_calls_and_enqueues_them_after_commi
             5,
         )
         assert c["result"] is None and c["last_error"] is None
-    assert len({c["idempotency_reference"] for c in consumer_calls + pledge_calls}) == 5
+    assert len({c["idempotency_reference"] for c in consumer_calls + pledge_calls}) == 4
     # One job per call, IDs only, each sent once; and the relay's doorbell per submission.
     runs = [j for j in queue.sent if j.actor == "run_integration_call"]
-    assert len(runs) == 5
+    assert len(runs) == 4
     assert set(runs) == _jobs_for(a, consumer_calls) | _jobs_for(a, pledge_calls)
-    assert queue.sent.count(RELAY_JOB) == 2 and len(queue.sent) == 7
+    assert queue.sent.count(RELAY_JOB) == 2 and len(queue.sent) == 6
 
 
 async def test_nothing_is_enqueued_before_commit_or_for_a_rollback(app_state, owner_engine) -> None:

@@ -40,11 +40,10 @@ async def test_a_submission_is_completed_by_the_workers(
     worker.start()
     assert await submit_with(app_state, owner, deal, rabbit_jobs) == []
 
-    await until("the pledge's three calls finished", _all_finished(owner_engine, deal), worker)
+    await until("the pledge's two calls finished", _all_finished(owner_engine, deal), worker)
     rows = await calls_of(owner_engine, deal)
     assert [(r["kind"], r["state"], r["attempts"]) for r in rows] == [
         ("BUREAU", "SUCCEEDED", 1),
-        ("IDENTITY", "SUCCEEDED", 1),
         ("VALUATION", "SUCCEEDED", 1),
     ]
     for r in rows:
@@ -54,9 +53,7 @@ async def test_a_submission_is_completed_by_the_workers(
             "reference": str(r["idempotency_reference"]),
         }
     assert Counter((r[0], r[1]) for r in worker.calls()) == {
-        (what, kind): 1
-        for what in ("start", "done")
-        for kind in ("BUREAU", "IDENTITY", "VALUATION")
+        (what, kind): 1 for what in ("start", "done") for kind in ("BUREAU", "VALUATION")
     }
 
 

@@ -16,15 +16,12 @@ import structlog
 from dramatiq.common import compute_backoff
 
 from domain.integration_calls import service
-from domain.integration_calls.ports import PortRegistry
 from domain.persistence.scope import PLATFORM_SCOPE, DbScope
 from workers import broker as _broker  # noqa: F401  (the broker must exist before actors)
 from workers import resources
+from workers.ports import ports
 
 log = structlog.get_logger("lendgraph.integrations")
-
-#: The ports of this process, by kind; whoever wires the adapters registers them at start-up.
-ports = PortRegistry()
 
 #: Backoff after a failed attempt: 2 s, 4 s, 8 s, ... at most 10 minutes.
 MIN_BACKOFF_MS = 2_000

@@ -1,0 +1,1 @@
+"""GraphQL types of a deal's risk data."""
