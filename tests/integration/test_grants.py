@@ -108,6 +108,8 @@ UPDATABLE: dict[str, frozenset[str]] = {
             "submitted_at",
             "withdrawn_at",
             "withdrawal_reason",
+            "monthly_income_minor",
+            "liveness_session",
         }
     ),
     "idempotency_keys": frozenset({"response", "completed_at"}),
