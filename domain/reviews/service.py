@@ -35,6 +35,7 @@ from domain.kernel.actor import SYSTEM, Actor, require
 from domain.kernel.clock import transaction_now
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money
+from domain.kernel.scopes import Scope
 from domain.persistence.base import new_id
 from domain.persistence.constraints import refusing
 from domain.products.models import ProductLine
@@ -454,6 +455,22 @@ async def record_system_first_approval(
     )
 
 
+# -- reads ----------------------------------------------------------------------------------------
+
+
+async def reviews_of_deal(
+    session: AsyncSession, actor: Actor, *, deal_id: uuid.UUID
+) -> list[DealReview]:
+    """Every review of a deal of the actor's funder, by round and stage (scope deals:read).
+    The reviews, their notes and reviewers are the funder's: to anyone else the deal's
+    reviews are NOT_FOUND."""
+    require(actor, Scope.DEALS_READ)
+    found = await deals_repository.deal(session, deal_id)
+    if found is None or actor.tenant_id is None or found.tenant_id != actor.tenant_id:
+        raise _not_found("deal")
+    return await repository.reviews_of_deal(session, tenant_id=found.tenant_id, deal_id=found.id)
+
+
 # -- queues ---------------------------------------------------------------------------------------
 
 
@@ -567,4 +584,5 @@ __all__ = [
     "record_system_first_approval",
     "release_review",
     "review_queue",
+    "reviews_of_deal",
 ]

@@ -253,6 +253,11 @@ async def test_first_then_second_approval(app_state, owner_engine, world) -> Non
         "deal.first_review_passed",
         "deal.approved",
     ]
+    # The funder's staff read the reviews; the applicant's side does not.
+    reviews = await _run(app_state, staff.first, service.reviews_of_deal, deal_id=deal_id)
+    assert [(r.stage, r.round, r.decided_by) for r in reviews] == [(FIRST, 1, r1), (SECOND, 1, r2)]
+    refused = await _refused(app_state, m.young.actor(), service.reviews_of_deal, deal_id=deal_id)
+    assert refused.code is ErrorCode.NOT_FOUND
     audit = await _rows(
         owner_engine,
         "select action, actor_user_id from audit_log where object_id = :d order by id",
