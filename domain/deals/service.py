@@ -795,3 +795,43 @@ __all__ = [
     "update_deal",
     "withdraw_deal",
 ]
+
+
+# -- for the review use cases (domain.reviews) ----------------------------------------------------
+
+# The outbox types of the transitions the reviews make.
+_EVENTS.update(
+    {
+        "pass_first_review": "deal.first_review_passed",
+        "approve": "deal.approved",
+        "reject": "deal.rejected",
+        "return": "deal.returned",
+        "expire": "deal.expired",
+    }
+)
+
+
+async def record_transition(
+    session: AsyncSession,
+    actor: Actor,
+    deal: Deal,
+    action: str,
+    *,
+    from_status: DealStatus | None,
+    note: str | None = None,
+    **details: object,
+) -> None:
+    """The timeline entry, the audit row and the outbox event of a transition another
+    context makes (``action`` is one of the review transitions above)."""
+    await _record(session, actor, deal, action, from_status=from_status, note=note, **details)
+
+
+async def release_collateral(session: AsyncSession, deal: Deal) -> list[str]:
+    """Release every live claim of a deal that has just ended (rejected, expired); the IDs of
+    the released collateral."""
+    return await _release_all(session, deal)
+
+
+def deal_refusals(channel: DealChannel) -> dict[str, DomainError]:
+    """The refusals of a write to a deal, by the constraint the database names."""
+    return _write_refusals(channel)
