@@ -39,6 +39,7 @@ TABLES: dict[str, frozenset[str]] = {
             "tenant_customers",
             "calendar_days",
             "integration_calls",
+            "deal_reviews",
         )
     },
 }
@@ -128,6 +129,22 @@ UPDATABLE: dict[str, frozenset[str]] = {
             "result",
             "updated_at",
             "finished_at",
+        }
+    ),
+    # A review's claim and decision (migration 0011); its deal, stage and round never change.
+    "deal_reviews": frozenset(
+        {
+            "assignee_id",
+            "claimed_at",
+            "decision",
+            "notes",
+            "decided_by",
+            "decided_at",
+            "system_decision",
+            "approved_amount_minor",
+            "approved_currency",
+            "approved_rate",
+            "expires_at",
         }
     ),
 }

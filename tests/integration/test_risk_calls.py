@@ -159,7 +159,7 @@ async def test_a_good_file_is_pulled_once_and_kept_exactly(
 
 
 @pytest.mark.parametrize(
-    ("name", "file", "score", "current", "alerts"),
+    "case",
     [
         ("Wang Fang Thin", "THIN", None, 0, []),
         ("Wang Fang Delinquent", "FULL", 561, 2, []),
@@ -167,8 +167,9 @@ async def test_a_good_file_is_pulled_once_and_kept_exactly(
     ],
 )
 async def test_each_file_outcome_is_kept_as_the_bureau_gave_it(
-    app_state, owner_engine, providers, name, file, score, current, alerts
+    app_state, owner_engine, providers, case
 ) -> None:
+    name, file, score, current, alerts = case
     m, _, rows = await _submitted(app_state, owner_engine, name)
     result = await _run(
         app_state, _registry(app_state, providers), m.world.a.id, rows["BUREAU"]["id"]
@@ -204,7 +205,7 @@ async def test_a_failing_bureau_is_retried_with_backoff(
 
 
 @pytest.mark.parametrize(
-    ("name", "checks", "alerts"),
+    "case",
     [
         ("Wang Fang", (True, True, True), []),
         ("Wang Fang Mismatch", (True, False, True), []),
@@ -212,8 +213,9 @@ async def test_a_failing_bureau_is_retried_with_backoff(
     ],
 )
 async def test_identity_outcomes_are_kept_as_the_verifier_gave_them(
-    app_state, owner_engine, providers, network, name, checks, alerts
+    app_state, owner_engine, providers, network, case
 ) -> None:
+    name, checks, alerts = case
     m, _, rows = await _submitted(app_state, owner_engine, name)
     call = rows["IDENTITY"]
     result = await _run(app_state, _registry(app_state, providers), m.world.a.id, call["id"])

@@ -642,6 +642,13 @@ async def _seed_supply_chain(conn: AsyncConnection, world: World) -> None:
                 ),
                 {"t": tenant, "id": uuid.uuid4(), "d": ids_of[name], "ref": uuid.uuid4()},
             )
+            await conn.execute(
+                text(
+                    "insert into deal_reviews (tenant_id, id, deal_id, stage, round)"
+                    " values (:t, :id, :d, 'FIRST', 1)"
+                ),
+                {"t": tenant, "id": uuid.uuid4(), "d": ids_of[name]},
+            )
         await conn.execute(
             text(
                 "insert into receipt_claims (tenant_id, id, receipt_id, deal_id)"
@@ -926,6 +933,13 @@ def _insert_builders(
             {"t": t, "id": uuid.uuid4(), "d": refs["b_order_deal"], "ref": uuid.uuid4()},
         )
 
+    def deal_review(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into deal_reviews (tenant_id, id, deal_id, stage, round)"
+            " values (:t, :id, :d, 'SECOND', 7)",
+            {"t": t, "id": uuid.uuid4(), "d": refs["b_deal"]},
+        )
+
     def order_claim(t: uuid.UUID | None) -> tuple[str, dict]:
         return (
             "insert into purchase_order_claims (tenant_id, id, purchase_order_id, deal_id)"
@@ -962,6 +976,7 @@ def _insert_builders(
         "purchase_order_claims": order_claim,
         "idempotency_keys": idempotency_key,
         "integration_calls": integration_call,
+        "deal_reviews": deal_review,
     }
 
 

@@ -19,15 +19,15 @@ decider, and only a session without a user records a system decision: writing an
 make someone else the reviewer. The application role reads, inserts and updates (the columns a
 claim or a decision changes) and deletes nothing.
 
-Revision ID: 0010_reviews
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04
 """
 
 from alembic import context, op
 
-revision = "0010_reviews"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
