@@ -27,6 +27,7 @@ from api.overload import OverloadGuard
 from api.parties.mutations import PartyMutations
 from api.parties.types import OrganizationNode, PersonNode
 from api.permissions import Authenticated
+from api.platform.queries import PlatformQueries
 from api.products.mutations import ProductMutations
 from api.products.queries import ProductQueries
 from api.products.types import ProductNode
@@ -103,7 +104,15 @@ class NodeQueries:
 
 Query = merge_types(
     "Query",
-    (ViewerQueries, NodeQueries, ProductQueries, CollateralQueries, DealQueries, CalendarQueries),
+    (
+        ViewerQueries,
+        NodeQueries,
+        ProductQueries,
+        CollateralQueries,
+        DealQueries,
+        CalendarQueries,
+        PlatformQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",

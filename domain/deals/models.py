@@ -216,6 +216,15 @@ class Deal(Base):
             "purchase_order_id",
             postgresql_where=text("purchase_order_id IS NOT NULL"),
         ),
+        # The operator's pages across funders, by filter (migration 0010_platform_deals).
+        Index("ix_deals_created", "created_at", "tenant_id", "id"),
+        Index("ix_deals_line_created", "product_line", "created_at", "tenant_id", "id"),
+        Index("ix_deals_status_created", "status", "created_at", "tenant_id", "id"),
+        Index(
+            "ix_deals_submitted",
+            "submitted_at",
+            postgresql_where=text("submitted_at IS NOT NULL"),
+        ),
     )
 
     @property

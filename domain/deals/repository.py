@@ -310,3 +310,58 @@ __all__ = [
     "product_of",
     "versions_by_keys",
 ]
+
+
+async def platform_deals_page(
+    session: AsyncSession,
+    *,
+    limit: int,
+    after: Keyset | None = None,
+    tenant_id: uuid.UUID | None = None,
+    product_line: ProductLine | None = None,
+    statuses: Sequence[DealStatus] | None = None,
+    created_before: datetime | None = None,
+    submitted_before: datetime | None = None,
+) -> list[Row[Any]]:
+    """Up to ``limit`` deals across every funder (the operator's platform scope sees them all),
+    oldest first after the keyset position ``(created_at, tenant_id, id)``, narrowed by funder,
+    product line, statuses (any of them; an empty list matches none), creation before a moment
+    and submission before a moment (never submitted: left out).
+
+    Each filter has an index whose columns after it follow the page's order:
+    ``ix_deals_tenant_created`` (the funder), ``ix_deals_line_created``,
+    ``ix_deals_status_created``, ``ix_deals_created`` (no filter, or the creation moment, as a
+    range) and ``ix_deals_submitted`` (the submission moment, as a range)."""
+    if statuses is not None and not statuses:
+        return []
+    where: list[ColumnElement[bool]] = []
+    if tenant_id is not None:
+        where.append(_D.tenant_id == tenant_id)
+    if product_line is not None:
+        where.append(_D.product_line == product_line)
+    if created_before is not None:
+        where.append(_D.created_at < created_before)
+    if submitted_before is not None:
+        where.append(_D.submitted_at < submitted_before)
+    if after is not None:
+        where.append(tuple_(_D.created_at, _D.tenant_id, _D.id) > tuple_(*after))
+    order = (_D.created_at, _D.tenant_id, _D.id)
+    # Plain rows, as the other pages: read, never changed.
+    if statuses is None:
+        return list(
+            await session.execute(select(_DEALS).where(*where).order_by(*order).limit(limit))
+        )
+    # One branch per status, each an equality: each branch is a range of the status index in
+    # the page's order, and PostgreSQL merges them in order (a Merge Append) up to the limit,
+    # where ``status IN (...)`` would read every deal of those statuses and sort them.
+    branches = [
+        select(_DEALS).where(*where, _D.status == s).order_by(*order).limit(limit)
+        for s in sorted(set(statuses))
+    ]
+    if len(branches) == 1:
+        return list(await session.execute(branches[0]))
+    merged = branches[0].union_all(*branches[1:]).subquery("deals")
+    stmt = (
+        select(merged).order_by(merged.c.created_at, merged.c.tenant_id, merged.c.id).limit(limit)
+    )
+    return list(await session.execute(stmt))

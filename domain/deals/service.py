@@ -835,3 +835,36 @@ async def release_collateral(session: AsyncSession, deal: Deal) -> list[str]:
 def deal_refusals(channel: DealChannel) -> dict[str, DomainError]:
     """The refusals of a write to a deal, by the constraint the database names."""
     return _write_refusals(channel)
+
+
+async def platform_deals_page(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    limit: int,
+    after: repository.Keyset | None = None,
+    tenant_id: uuid.UUID | None = None,
+    product_line: ProductLine | None = None,
+    statuses: Sequence[DealStatus] | None = None,
+    created_before: datetime | None = None,
+    submitted_before: datetime | None = None,
+) -> list[Any]:
+    """The operator's page of deals across funders (:func:`repository.platform_deals_page`).
+    Only the platform operator follows every funder's deals: the API declares the same scopes
+    on the field; this keeps the rule when the use case is called from elsewhere."""
+    require(actor, Scope.DEALS_READ)
+    if not actor.is_platform:
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            "requires the platform:admin scope: deals across funders are the operator's view",
+        )
+    return await repository.platform_deals_page(
+        session,
+        limit=limit,
+        after=after,
+        tenant_id=tenant_id,
+        product_line=product_line,
+        statuses=statuses,
+        created_before=created_before,
+        submitted_before=submitted_before,
+    )

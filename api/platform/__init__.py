@@ -1,0 +1,1 @@
+"""The platform operator's views across funders."""
