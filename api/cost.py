@@ -109,6 +109,8 @@ LIST_SIZES: Final[Mapping[str, int]] = {
     "CreditReport.delinquencies": 20,
     "CreditReport.inquiries": 20,
     "CreditReport.fraudAlerts": 5,
+    "RiskAssessment.results": 8,
+    "RiskAssessment.reasons": 8,
     "Product.versions": 20,
     "PurchaseOrder.documents": 20,
     "WarehouseReceipt.documents": 20,

@@ -398,9 +398,16 @@ COMMANDS: dict[str, CommandSettings] = {
             "worker_processes",
             "worker_threads",
             *_PROVIDERS,
+            "data_key",
             *_LOGS,
         ),
-        needs=(*_APP_DATABASE_NEEDS, everywhere("broker_url")),
+        needs=(
+            *_APP_DATABASE_NEEDS,
+            everywhere("broker_url"),
+            # The risk checks: the providers, and the key that opens the applicant's data.
+            *(in_production(name) for name in _PROVIDERS if name != "provider_timeout_seconds"),
+            in_production("data_key"),
+        ),
         refused_in_production=("database_url",),
     ),
     "scheduler": CommandSettings(

@@ -26,7 +26,7 @@ from api.products.types import (
     warnings_of,
 )
 from api.relay import load_node, load_node_list, load_nodes
-from api.risk.types import CreditReport, IdentityVerification, RiskCheck
+from api.risk.types import CreditReport, IdentityVerification, RiskAssessment, RiskCheck
 from api.scalars import MoneyType
 from api.tenancy.types import TenantNode, UserNode
 from domain.deals import models, policy, service
@@ -327,6 +327,16 @@ class DealNode(relay.Node):
     async def identity_verification(self, info: Info) -> IdentityVerification | None:
         stored = await self._result(info, IntegrationKind.IDENTITY)
         return None if stored is None else IdentityVerification.of(stored)
+
+    @strawberry.field(
+        description="The scorecard's verdict on the latest submission, once every risk check "
+        "was final. The funder's staff with risk:read only; null otherwise."
+    )
+    async def risk_assessment(self, info: Info) -> RiskAssessment | None:
+        if not risk_visible(info.context.actor, self.row.tenant_id):
+            return None
+        row = await info.context.loaders.risk_assessments.load((self.row.tenant_id, self.row.id))
+        return None if row is None else RiskAssessment.of(row)
 
     @classmethod
     async def load_by_ids(

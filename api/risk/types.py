@@ -14,7 +14,7 @@ import strawberry
 
 from api.scalars import MoneyType
 from domain.integration_calls import models as calls
-from domain.risk import ports
+from domain.risk import ports, scorecard
 from domain.risk.results import report_from_json, verification_from_json
 
 RiskCheckKind = strawberry.enum(
@@ -177,4 +177,71 @@ class IdentityVerification:
             liveness_passed=result.liveness_passed,
             liveness_score=str(result.liveness_score),
             fraud_alerts=list(result.fraud_alerts),
+        )
+
+
+Recommendation = strawberry.enum(
+    scorecard.Recommendation,
+    name="RiskRecommendation",
+    description="The scorecard's verdict: APPROVE (every rule passed), REFER (data missing "
+    "to judge a rule) or DECLINE (a rule failed).",
+)
+RuleCode = strawberry.enum(
+    scorecard.RuleCode,
+    name="RiskRuleCode",
+    description="A scorecard rule: IDENTITY, FRAUD, BUREAU_SCORE, CREDIT_SCORE_MINIMUM, "
+    "CURRENT_DELINQUENCIES, DEBT_TO_INCOME, LTV, CORE_ENTERPRISE_EXPOSURE.",
+)
+RuleOutcome = strawberry.enum(
+    scorecard.RuleOutcome,
+    name="RiskRuleOutcome",
+    description="PASS, FAIL, or UNKNOWN when the data to judge the rule is missing.",
+)
+
+
+@strawberry.type(description="One rule of the scorecard as it judged the deal.")
+class RiskRuleResult:
+    code: RuleCode = strawberry.field(description="The rule.")  # type: ignore[valid-type]
+    outcome: RuleOutcome = strawberry.field(description="How it judged.")  # type: ignore[valid-type]
+    observed: str | None = strawberry.field(
+        description='What was observed, e.g. "612", "48.25%", "CNY 1,200.00".'
+    )
+    limit: str | None = strawberry.field(description="The product's limit, likewise.")
+    detail: str = strawberry.field(description="One sentence for the reviewer.")
+
+
+@strawberry.type(
+    description="The scorecard's verdict on the deal's latest submission, made once every "
+    "risk check was final."
+)
+class RiskAssessment:
+    recommendation: Recommendation = strawberry.field(description="The verdict.")  # type: ignore[valid-type]
+    auto_approved: bool = strawberry.field(
+        description="The first review was approved by the system (a consumer loan below the "
+        "product's automatic approval limit on which every rule passed)."
+    )
+    assessed_at: datetime = strawberry.field(description="When it was made.")
+    results: list[RiskRuleResult] = strawberry.field(description="Each rule evaluated.")
+    reasons: list[RiskRuleResult] = strawberry.field(
+        description="The rules that failed or could not be judged."
+    )
+
+    @classmethod
+    def of(cls, row: Any) -> RiskAssessment:
+        results = [
+            RiskRuleResult(
+                code=scorecard.RuleCode(r["code"]),
+                outcome=scorecard.RuleOutcome(r["outcome"]),
+                observed=r["observed"],
+                limit=r["limit"],
+                detail=r["detail"],
+            )
+            for r in row.results
+        ]
+        return cls(
+            recommendation=scorecard.Recommendation(row.recommendation),
+            auto_approved=row.auto_approved,
+            assessed_at=row.created_at,
+            results=results,
+            reasons=[r for r in results if r.outcome is not scorecard.RuleOutcome.PASS],
         )

@@ -53,6 +53,7 @@ from domain.kernel.scopes import Scope
 from domain.loans.policy import Schedule, ScheduleError, build_schedule
 from domain.parties import repository as parties
 from domain.parties.models import OrganizationKind
+from domain.persistence.after_commit import enqueue_after_commit
 from domain.persistence.base import new_id
 from domain.persistence.constraints import refusing
 from domain.products import policy as product_policy
@@ -597,6 +598,10 @@ async def submit_deal(
         await integration_calls.request_for_deal(
             session, tenant_id=deal.tenant_id, deal_id=deal.id, line=deal.product_line
         )
+    else:
+        # The calls are final already (or finish later and trigger it themselves): the
+        # resubmission is assessed on what they brought back.
+        enqueue_after_commit(session, integration_calls.settled_job(deal.tenant_id, deal.id))
     return DealOutcome(deal)
 
 
@@ -802,6 +807,7 @@ __all__ = [
 # The outbox types of the transitions the reviews make.
 _EVENTS.update(
     {
+        "start_first_review": "deal.first_review_started",
         "pass_first_review": "deal.first_review_passed",
         "approve": "deal.approved",
         "reject": "deal.rejected",

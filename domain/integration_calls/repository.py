@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import any_, insert, select, update
+from sqlalchemy import any_, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.integration_calls.models import CallState, IntegrationCall, IntegrationKind
@@ -141,3 +141,29 @@ async def due_calls(
         .limit(limit)
     )
     return [(row[0], row[1]) for row in found.all()]
+
+
+async def serialize_deal(session: AsyncSession, tenant_id: uuid.UUID, deal_id: uuid.UUID) -> None:
+    """Take the deal's transaction-scoped lock of its integration calls: the transactions that
+    finish its calls take turns at the "are they all final?" check, so the last one to finish
+    sees every other's outcome."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"integration_calls:{tenant_id}:{deal_id}"},
+    )
+
+
+async def unfinished_calls(
+    session: AsyncSession, *, tenant_id: uuid.UUID, deal_id: uuid.UUID
+) -> int:
+    """How many of the deal's integration calls are not final."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(IntegrationCall)
+        .where(
+            IntegrationCall.tenant_id == tenant_id,
+            IntegrationCall.deal_id == deal_id,
+            IntegrationCall.state.in_((CallState.PENDING, CallState.RUNNING)),
+        )
+    )
+    return int(found or 0)

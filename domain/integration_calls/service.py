@@ -36,9 +36,32 @@ RUN_ACTOR = "run_integration_call"
 RUN_QUEUE = "integrations"
 
 
+#: The actor told when every call of a deal is final (the deal's assessment).
+SETTLED_ACTOR = "assess_deal"
+
+
 def run_job(tenant_id: uuid.UUID, call_id: uuid.UUID, *, delay_ms: int | None = None) -> Job:
     """The message that makes a worker attempt a call: IDs only."""
     return Job(RUN_ACTOR, RUN_QUEUE, (str(tenant_id), str(call_id)), delay_ms)
+
+
+def settled_job(tenant_id: uuid.UUID, deal_id: uuid.UUID) -> Job:
+    """The message that tells a worker a deal's calls are final: IDs only."""
+    return Job(SETTLED_ACTOR, RUN_QUEUE, (str(tenant_id), str(deal_id)))
+
+
+async def notify_if_settled(
+    session: AsyncSession, *, tenant_id: uuid.UUID, deal_id: uuid.UUID
+) -> bool:
+    """In a transaction that has just finished one of the deal's calls: when none is left
+    unfinished, send :func:`settled_job` after commit. The deal's lock makes concurrent
+    finishing transactions take turns, so the last of them sees every outcome (and two that
+    both see it send two messages, which the receiver treats as one); whether it was sent."""
+    await repository.serialize_deal(session, tenant_id, deal_id)
+    if await repository.unfinished_calls(session, tenant_id=tenant_id, deal_id=deal_id):
+        return False
+    enqueue_after_commit(session, settled_job(tenant_id, deal_id))
+    return True
 
 
 async def request_for_deal(
@@ -127,6 +150,8 @@ async def run_call(
             call.state = CallState.FAILED
             call.last_error = f"attempt {call.attempts} of {call.max_attempts} never reported"
             call.finished_at = call.updated_at = now
+            await session.flush()
+            await notify_if_settled(session, tenant_id=tenant_id, deal_id=call.deal_id)
             return RunResult(Outcome.FAILED, attempt=call.attempts)
         port = ports.get(call.kind)
         if port is None:
@@ -191,6 +216,8 @@ async def run_call(
                 if wait is not None
                 else RunResult(Outcome.FAILED, attempt=attempt)
             )
+        if recorded and outcome.outcome in (Outcome.SUCCEEDED, Outcome.FAILED):
+            await notify_if_settled(session, tenant_id=tenant_id, deal_id=request.deal_id)
     return outcome if recorded else RunResult(Outcome.SUPERSEDED, attempt=attempt)
 
 

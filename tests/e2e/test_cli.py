@@ -203,6 +203,18 @@ def privileged_roles(database: Database) -> Iterator[Roles]:
         )
 
 
+#: The risk providers a production worker is configured with (never reached by these tests).
+PROVIDERS = {
+    f"LENDGRAPH_{kind}_{part}": value
+    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED")
+    for part, value in (
+        ("URL", f"https://{kind.lower().replace('_', '-')}.invalid"),
+        ("KEY_ID", "e2e"),
+        ("SECRET", "e2e-provider-secret-" + "y" * 24),
+    )
+}
+
+
 def _serving_env(app_url: str, **more: str) -> dict[str, str]:
     return _env(
         LENDGRAPH_ENV="production",
@@ -211,6 +223,7 @@ def _serving_env(app_url: str, **more: str) -> dict[str, str]:
         LENDGRAPH_JWT_ACTIVE_KID=KID,
         LENDGRAPH_DATA_KEY=DATA_KEY,
         BROKER_URL=REDIS_URL,
+        **PROVIDERS,
         **more,
     )
 
@@ -489,7 +502,7 @@ def test_an_unexpected_failure_is_logged_as_error_with_traceback(
                 "--processes",
                 "--threads",
             ],
-            ["LENDGRAPH_JWT_PRIVATE_JWKS", "LENDGRAPH_DATA_KEY"],
+            ["LENDGRAPH_JWT_PRIVATE_JWKS"],
         ),
         (
             "scheduler",
@@ -595,6 +608,8 @@ def test_worker_takes_its_flags_and_logs_json_lines(database: Database) -> None:
         # A database of its own on the machine's Redis: no other test's queue.
         BROKER_URL=REDIS_URL,
         LENDGRAPH_WORKER_THREADS="7",
+        LENDGRAPH_DATA_KEY=DATA_KEY,
+        **PROVIDERS,
         PYTHONWARNINGS="error",
     )
     process = subprocess.Popen(

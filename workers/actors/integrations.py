@@ -17,6 +17,7 @@ from dramatiq.common import compute_backoff
 
 from domain.integration_calls import service
 from domain.persistence.scope import PLATFORM_SCOPE, DbScope
+from domain.risk import assessment
 from workers import broker as _broker  # noqa: F401  (the broker must exist before actors)
 from workers import resources
 from workers.ports import ports
@@ -77,9 +78,34 @@ async def run_integration_call(tenant_id: str, call_id: str) -> None:
 @dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=60_000)
 async def sweep_integration_calls() -> None:
     """Re-send every unfinished call whose next attempt is overdue by more than
-    ``SWEEP_GRACE``. Level-triggered: a missed or doubled sweep does no harm."""
+    ``SWEEP_GRACE``, and the assessment of every deal whose calls were final that long ago
+    without one. Level-triggered: a missed or doubled sweep does no harm."""
     async with resources.unit_of_work(PLATFORM_SCOPE) as session:
         overdue = await service.overdue_calls(session, grace=SWEEP_GRACE)
         service.resend(session, overdue)
-    if overdue:
-        log.info("integration_calls_resent", count=len(overdue))
+        unassessed = await assessment.unassessed_deals(session, grace=SWEEP_GRACE)
+        assessment.resend(session, unassessed)
+    if overdue or unassessed:
+        log.info("integration_calls_resent", count=len(overdue), assessments=len(unassessed))
+
+
+@dramatiq.actor(
+    actor_name=assessment.ASSESS_ACTOR,
+    queue_name=service.RUN_QUEUE,
+    max_retries=10,
+    max_backoff=MAX_BACKOFF_MS,
+    time_limit=60_000,
+)
+async def assess_deal(tenant_id: str, deal_id: str) -> None:
+    """Assess deal ``deal_id`` of tenant ``tenant_id`` once its calls are final, and send it
+    to its first review; idempotent (see :func:`domain.risk.assessment.assess_deal`)."""
+    tenant, deal = uuid.UUID(tenant_id), uuid.UUID(deal_id)
+    async with _tenant_unit_of_work(tenant)() as session:
+        done = await assessment.assess_deal(session, tenant_id=tenant, deal_id=deal)
+    log.info(
+        "deal_assessed",
+        deal_id=deal_id,
+        outcome=done.outcome.value,
+        recommendation=None if done.assessment is None else done.assessment.recommendation.value,
+        auto_approved=done.auto_approved,
+    )
