@@ -33,6 +33,7 @@ from domain.products.policy import (
     OriginationFee,
     PrepaymentPenalty,
     ProductTerms,
+    ScorecardTerms,
     WarehousePledgeTerms,
 )
 
@@ -93,6 +94,35 @@ class ConsumerEligibilityInput:
 
 
 @strawberry.input(
+    description="The risk scorecard of a product version: each rule applies when given."
+)
+class ScorecardInput:
+    min_bureau_score: int | None = strawberry.field(
+        default=None, description="Lowest credit bureau score accepted (0-1000)."
+    )
+    max_current_delinquencies: int | None = strawberry.field(
+        default=None, description="Most delinquencies currently open on the bureau report."
+    )
+    max_debt_to_income: Rate | None = strawberry.field(
+        default=None,
+        description='Highest debt-to-income ratio, e.g. "0.45"; above 0, at most 5, at most 4 '
+        "decimal places. CONSUMER_CREDIT only.",
+    )
+    max_core_enterprise_exposure: MoneyInput | None = strawberry.field(
+        default=None,
+        description="Most lent against one core enterprise's orders. ORDER_FINANCING only.",
+    )
+    auto_approve_below: MoneyInput | None = strawberry.field(
+        default=None,
+        description="Amounts up to this are approved without review; at most the maximum "
+        "amount. CONSUMER_CREDIT only.",
+    )
+    approval_validity_days: int = strawberry.field(
+        default=30, description="Days an approval waits for signing (1-365)."
+    )
+
+
+@strawberry.input(
     description="The terms of a product version. Give exactly the block of the product's "
     "line (orderFinancing, warehousePledge or consumerEligibility) and no other."
 )
@@ -136,6 +166,9 @@ class ProductTermsInput:
     )
     consumer_eligibility: ConsumerEligibilityInput | None = strawberry.field(
         default=None, description="For CONSUMER_CREDIT products only."
+    )
+    scorecard: ScorecardInput | None = strawberry.field(
+        default=None, description="The risk scorecard; no rules and 30 days when omitted."
     )
 
 
@@ -235,6 +268,23 @@ def to_terms(data: ProductTermsInput) -> ProductTerms:
             ),
         )
     )
+    scorecard = ScorecardTerms()
+    sc = data.scorecard
+    if sc is not None:
+        exposure = sc.max_core_enterprise_exposure
+        auto = sc.auto_approve_below
+        scorecard = ScorecardTerms(
+            min_bureau_score=sc.min_bureau_score,
+            max_current_delinquencies=sc.max_current_delinquencies,
+            max_debt_to_income=sc.max_debt_to_income,
+            max_core_enterprise_exposure=None
+            if exposure is None
+            else problems.money(exposure, "terms.scorecard.maxCoreEnterpriseExposure"),
+            auto_approve_below=None
+            if auto is None
+            else problems.money(auto, "terms.scorecard.autoApproveBelow"),
+            approval_validity_days=sc.approval_validity_days,
+        )
     collect(problems.items)
     assert min_amount is not None and max_amount is not None
     return ProductTerms(
@@ -265,4 +315,5 @@ def to_terms(data: ProductTermsInput) -> ProductTerms:
         else ConsumerEligibility(
             min_age=ce.min_age, max_age=ce.max_age, min_credit_score=ce.min_credit_score
         ),
+        scorecard=scorecard,
     )

@@ -119,6 +119,31 @@ class ConsumerEligibilityType:
     min_credit_score: int = strawberry.field(description="Lowest credit score accepted (0-1000).")
 
 
+@strawberry.type(
+    name="Scorecard",
+    description="The risk scorecard of a product version: each rule applies when set.",
+)
+class ScorecardType:
+    min_bureau_score: int | None = strawberry.field(
+        description="Lowest credit bureau score accepted (0-1000)."
+    )
+    max_current_delinquencies: int | None = strawberry.field(
+        description="Most delinquencies currently open on the bureau report."
+    )
+    max_debt_to_income: Rate | None = strawberry.field(
+        description="Highest debt-to-income ratio (CONSUMER_CREDIT)."
+    )
+    max_core_enterprise_exposure: MoneyType | None = strawberry.field(
+        description="Most lent against one core enterprise's orders (ORDER_FINANCING)."
+    )
+    auto_approve_below: MoneyType | None = strawberry.field(
+        description="Amounts up to this are approved without review (CONSUMER_CREDIT)."
+    )
+    approval_validity_days: int = strawberry.field(
+        description="Days an approval waits for signing."
+    )
+
+
 async def _organizations(info: Info, ids: list[uuid.UUID]) -> list[OrganizationNode]:
     return await load_node_list(info, OrganizationNode, ids)
 
@@ -164,10 +189,14 @@ class ProductVersionType:
     consumer_eligibility: ConsumerEligibilityType | None = strawberry.field(
         description="Eligibility of the CONSUMER_CREDIT line; null for other lines."
     )
+    scorecard: ScorecardType = strawberry.field(
+        description="The risk scorecard and how long an approval waits for signing."
+    )
 
     @classmethod
     def from_row(cls, row: models.ProductVersion) -> ProductVersionType:
         terms: ProductTerms = terms_of(row)
+        sc = terms.scorecard
         fee, of, wp, ce = (
             terms.origination_fee,
             terms.order_financing,
@@ -218,6 +247,20 @@ class ProductVersionType:
             if ce is None
             else ConsumerEligibilityType(
                 min_age=ce.min_age, max_age=ce.max_age, min_credit_score=ce.min_credit_score
+            ),
+            scorecard=ScorecardType(
+                min_bureau_score=sc.min_bureau_score,
+                max_current_delinquencies=sc.max_current_delinquencies,
+                max_debt_to_income=None
+                if sc.max_debt_to_income is None
+                else Rate(sc.max_debt_to_income),
+                max_core_enterprise_exposure=None
+                if sc.max_core_enterprise_exposure is None
+                else MoneyType.of(sc.max_core_enterprise_exposure),
+                auto_approve_below=None
+                if sc.auto_approve_below is None
+                else MoneyType.of(sc.auto_approve_below),
+                approval_validity_days=sc.approval_validity_days,
             ),
         )
 

@@ -180,6 +180,16 @@ class ProductVersion(TenantOwnedMixin, Base):
     min_borrower_age: Mapped[int | None] = mapped_column(Integer)
     max_borrower_age: Mapped[int | None] = mapped_column(Integer)
     min_credit_score: Mapped[int | None] = mapped_column(Integer)
+    # The risk scorecard (0013): each rule applies when set; money in the version's currency.
+    scorecard_min_bureau_score: Mapped[int | None] = mapped_column(Integer)
+    scorecard_max_current_delinquencies: Mapped[int | None] = mapped_column(Integer)
+    scorecard_max_debt_to_income: Mapped[Decimal | None] = mapped_column(_RATE)
+    scorecard_max_exposure_minor: Mapped[int | None] = mapped_column(BigInteger)
+    scorecard_auto_approve_below_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # How many days an approval waits for signing.
+    approval_validity_days: Mapped[int] = mapped_column(
+        Integer, default=30, server_default=text("30")
+    )
     # The current version of a listed product (kept by the database's triggers).
     listed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
 

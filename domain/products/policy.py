@@ -18,6 +18,10 @@ Bounds (the reviewer's checklist):
 * WAREHOUSE_RECEIPT_PLEDGE: LTV in ``(0, 1]``, haircut in ``[0, 1)``, at least one accepted
   warehouse;
 * CONSUMER_CREDIT: ``18 <= min_age <= max_age <= 100``, credit score floor ``0..1000``;
+* scorecard (each rule applies when set): bureau score floor ``0..1000``, current
+  delinquencies ``>= 0``, debt-to-income ``(0, 5]`` with at most 4 places (CONSUMER_CREDIT),
+  core-enterprise exposure ``> 0`` (ORDER_FINANCING), auto-approval ceiling in
+  ``(0, max_amount]`` (CONSUMER_CREDIT), approval validity ``1..365`` days;
 * each line's block is required for its line and refused for the others;
 * every rate is a finite Decimal with at most 8 decimal places (``NUMERIC(10, 8)``).
 """
@@ -68,6 +72,11 @@ MAX_BORROWER_AGE: Final = 100
 MAX_CREDIT_SCORE: Final = 1000
 #: Decimal places a stored rate keeps (``NUMERIC(10, 8)``); more would be silently rounded.
 RATE_PLACES: Final = 8
+MAX_DEBT_TO_INCOME: Final = Decimal(5)
+#: A debt-to-income ceiling is set in basis points.
+DEBT_TO_INCOME_PLACES: Final = 4
+DEFAULT_APPROVAL_VALIDITY_DAYS: Final = 30
+MAX_APPROVAL_VALIDITY_DAYS: Final = 365
 
 # The fee is computed exactly (a 19-digit amount times an 8-place rate), whatever the caller's
 # decimal context; the one rounding is the explicit half-up to the minor unit.
@@ -136,6 +145,18 @@ class ConsumerEligibility:
 
 
 @dataclass(frozen=True, slots=True)
+class ScorecardTerms:
+    """The risk scorecard of a product version: each rule applies when set."""
+
+    min_bureau_score: int | None = None  # 0-1000
+    max_current_delinquencies: int | None = None  # >= 0
+    max_debt_to_income: Decimal | None = None  # (0, 5], 4 places; CONSUMER_CREDIT only
+    max_core_enterprise_exposure: Money | None = None  # > 0; ORDER_FINANCING only
+    auto_approve_below: Money | None = None  # (0, max_amount]; CONSUMER_CREDIT only
+    approval_validity_days: int = DEFAULT_APPROVAL_VALIDITY_DAYS  # 1-365: wait for signing
+
+
+@dataclass(frozen=True, slots=True)
 class ProductTerms:
     """Everything one version of a product says. Validated by :func:`validate_terms`."""
 
@@ -159,6 +180,7 @@ class ProductTerms:
     #: the unadjusted (scheduled) date either way; only the due date moves.
     business_day_convention: BusinessDayRule = BusinessDayRule.NONE
     holiday_calendar: HolidayCalendar = HolidayCalendar.NONE
+    scorecard: ScorecardTerms = field(default_factory=ScorecardTerms)
 
 
 def _rate(
@@ -169,14 +191,16 @@ def _rate(
     ok: Callable[[Decimal], bool],
     code: ErrorCode,
     bounds: str,
+    places: int = RATE_PLACES,
 ) -> None:
-    """Check a rate: a finite Decimal with at most 8 places, then within its bounds."""
+    """Check a rate: a finite Decimal with at most ``places`` places (8 unless told), then
+    within its bounds."""
     if not isinstance(value, Decimal) or not value.is_finite():
         problems.append(DomainError(ErrorCode.INVALID_RATE, "must be a finite decimal", field_name))
         return
-    if _decimal_places(value) > RATE_PLACES:
+    if _decimal_places(value) > places:
         problems.append(
-            DomainError(ErrorCode.INVALID_RATE, f"at most {RATE_PLACES} decimal places", field_name)
+            DomainError(ErrorCode.INVALID_RATE, f"at most {places} decimal places", field_name)
         )
         return
     if not ok(value):
@@ -431,6 +455,86 @@ def _check_line(problems: list[DomainError], line: ProductLine, terms: ProductTe
             )
 
 
+def _count(
+    problems: list[DomainError], value: int | None, field_name: str, low: int, high: int | None
+) -> None:
+    """An optional whole number within ``low..high`` (no upper bound when ``high`` is None)."""
+    if value is None:
+        return
+    if type(value) is not int or value < low or (high is not None and value > high):
+        bounds = f"at least {low}" if high is None else f"from {low} to {high}"
+        problems.append(DomainError(ErrorCode.ELIGIBILITY_OUT_OF_RANGE, bounds, field_name))
+
+
+def _check_scorecard(
+    problems: list[DomainError], line: ProductLine, terms: ProductTerms, amounts_ok: bool
+) -> None:
+    sc = terms.scorecard
+    where = "terms.scorecard"
+    _count(problems, sc.min_bureau_score, f"{where}.minBureauScore", 0, MAX_CREDIT_SCORE)
+    _count(problems, sc.max_current_delinquencies, f"{where}.maxCurrentDelinquencies", 0, None)
+    days = sc.approval_validity_days
+    if type(days) is not int or not 1 <= days <= MAX_APPROVAL_VALIDITY_DAYS:
+        problems.append(
+            DomainError(
+                ErrorCode.INVALID,
+                f"from 1 to {MAX_APPROVAL_VALIDITY_DAYS} days",
+                f"{where}.approvalValidityDays",
+            )
+        )
+    # A rule of one line on another line's product would never be applied: refused, as a
+    # block of another line is.
+    only: tuple[tuple[str, object, ProductLine], ...] = (
+        ("maxDebtToIncome", sc.max_debt_to_income, ProductLine.CONSUMER_CREDIT),
+        ("maxCoreEnterpriseExposure", sc.max_core_enterprise_exposure, ProductLine.ORDER_FINANCING),
+        ("autoApproveBelow", sc.auto_approve_below, ProductLine.CONSUMER_CREDIT),
+    )
+    for name, value, rule_line in only:
+        if value is not None and line is not rule_line:
+            problems.append(
+                DomainError(
+                    ErrorCode.PRODUCT_LINE_TERMS_NOT_ALLOWED,
+                    f"only for {rule_line.value} products",
+                    f"{where}.{name}",
+                )
+            )
+    if sc.max_debt_to_income is not None and line is ProductLine.CONSUMER_CREDIT:
+        _rate(
+            problems,
+            sc.max_debt_to_income,
+            f"{where}.maxDebtToIncome",
+            ok=lambda r: _ZERO < r <= MAX_DEBT_TO_INCOME,
+            code=ErrorCode.ELIGIBILITY_OUT_OF_RANGE,
+            bounds="above 0 and at most 5 (500 % of income)",
+            places=DEBT_TO_INCOME_PLACES,
+        )
+    exposure = sc.max_core_enterprise_exposure
+    if exposure is not None and line is ProductLine.ORDER_FINANCING:
+        field_name = f"{where}.maxCoreEnterpriseExposure"
+        if _money(problems, exposure, terms.currency, field_name) and not exposure.is_positive():
+            problems.append(
+                DomainError(ErrorCode.ELIGIBILITY_OUT_OF_RANGE, "must be above zero", field_name)
+            )
+    auto = sc.auto_approve_below
+    if auto is not None and line is ProductLine.CONSUMER_CREDIT:
+        field_name = f"{where}.autoApproveBelow"
+        if _money(problems, auto, terms.currency, field_name):
+            if not auto.is_positive():
+                problems.append(
+                    DomainError(
+                        ErrorCode.ELIGIBILITY_OUT_OF_RANGE, "must be above zero", field_name
+                    )
+                )
+            elif amounts_ok and auto > terms.max_amount:
+                problems.append(
+                    DomainError(
+                        ErrorCode.ELIGIBILITY_OUT_OF_RANGE,
+                        "at most the maximum amount",
+                        field_name,
+                    )
+                )
+
+
 def validate_terms(line: ProductLine, terms: ProductTerms) -> ProductTerms:
     """``terms`` normalised (allowed terms sorted, without duplicates; counterparty lists
     without duplicates), or every refusal at once as a ``ValidationErrors``."""
@@ -440,6 +544,7 @@ def validate_terms(line: ProductLine, terms: ProductTerms) -> ProductTerms:
     _check_fee(problems, terms, amounts_ok)
     _check_penalties(problems, terms)
     _check_line(problems, line, terms)
+    _check_scorecard(problems, line, terms, amounts_ok)
     collect(problems)
     return normalize(terms)
 
@@ -719,6 +824,7 @@ __all__ = [
     "PrepaymentPenalty",
     "ProductTerms",
     "Quote",
+    "ScorecardTerms",
     "WarehousePledgeTerms",
     "calendar_check",
     "check_editable",

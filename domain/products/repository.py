@@ -32,6 +32,7 @@ from domain.products.policy import (
     OriginationFee,
     PrepaymentPenalty,
     ProductTerms,
+    ScorecardTerms,
     WarehousePledgeTerms,
 )
 
@@ -93,6 +94,18 @@ def terms_of(row: ProductVersion) -> ProductTerms:
             max_age=row.max_borrower_age,
             min_credit_score=row.min_credit_score,
         )
+    scorecard = ScorecardTerms(
+        min_bureau_score=row.scorecard_min_bureau_score,
+        max_current_delinquencies=row.scorecard_max_current_delinquencies,
+        max_debt_to_income=row.scorecard_max_debt_to_income,
+        max_core_enterprise_exposure=None
+        if row.scorecard_max_exposure_minor is None
+        else Money(row.scorecard_max_exposure_minor, currency),
+        auto_approve_below=None
+        if row.scorecard_auto_approve_below_minor is None
+        else Money(row.scorecard_auto_approve_below_minor, currency),
+        approval_validity_days=row.approval_validity_days,
+    )
     return ProductTerms(
         currency=currency,
         min_amount=Money(row.min_amount_minor, currency),
@@ -116,6 +129,7 @@ def terms_of(row: ProductVersion) -> ProductTerms:
         order_financing=order_financing,
         warehouse_pledge=warehouse_pledge,
         consumer_eligibility=eligibility,
+        scorecard=scorecard,
     )
 
 
@@ -149,6 +163,14 @@ def write_terms(row: ProductVersion, terms: ProductTerms) -> None:
     row.min_borrower_age = None if ce is None else ce.min_age
     row.max_borrower_age = None if ce is None else ce.max_age
     row.min_credit_score = None if ce is None else ce.min_credit_score
+    sc = terms.scorecard
+    exposure, auto = sc.max_core_enterprise_exposure, sc.auto_approve_below
+    row.scorecard_min_bureau_score = sc.min_bureau_score
+    row.scorecard_max_current_delinquencies = sc.max_current_delinquencies
+    row.scorecard_max_debt_to_income = sc.max_debt_to_income
+    row.scorecard_max_exposure_minor = None if exposure is None else exposure.amount_minor
+    row.scorecard_auto_approve_below_minor = None if auto is None else auto.amount_minor
+    row.approval_validity_days = sc.approval_validity_days
 
 
 def new_version(product: Product, version: int, terms: ProductTerms) -> ProductVersion:

@@ -82,6 +82,12 @@ UPDATABLE: dict[str, frozenset[str]] = {
             "min_borrower_age",
             "max_borrower_age",
             "min_credit_score",
+            "scorecard_min_bureau_score",
+            "scorecard_max_current_delinquencies",
+            "scorecard_max_debt_to_income",
+            "scorecard_max_exposure_minor",
+            "scorecard_auto_approve_below_minor",
+            "approval_validity_days",
         }
     ),
     "purchase_orders": frozenset(
