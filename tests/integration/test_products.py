@@ -422,8 +422,8 @@ async def test_demo_publishes_every_line_for_both_funders_once(app_state, owner_
     async with owner_engine.begin() as conn:
         await conn.execute(
             text(
-                "truncate integration_calls, deal_events, purchase_order_claims,"
-                " receipt_claims, deals, product_versions, products"
+                "truncate risk_assessments, deal_reviews, integration_calls, deal_events,"
+                " purchase_order_claims, receipt_claims, deals, product_versions, products"
             )
         )
     async with open_session(app_state.sessions, PLATFORM_SCOPE) as s:

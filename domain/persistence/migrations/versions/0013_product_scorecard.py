@@ -6,14 +6,14 @@ signing (30 for the versions that exist). Adding columns with defaults rewrites 
 the freeze trigger, which compares no column list: published versions stay as they were. A
 DRAFT's version edits them in place like its other terms (column UPDATE).
 
-Revision ID: 0013_scorecard
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-04
 """
 
 from alembic import context, op
 
-revision = "0013_scorecard"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
