@@ -29,6 +29,7 @@ from domain.deals import models
 from domain.events.listener import EventListener, Notification, Subscription
 from domain.kernel.actor import Actor
 from domain.kernel.scopes import Scope
+from domain.products import models as product_models
 
 #: What the deals service writes as an event's ``aggregate_type`` for a deal.
 DEAL_AGGREGATE = "Deal"
@@ -95,7 +96,7 @@ async def _changes(
     info: Info,
     subscription: Subscription,
     deal_id: uuid.UUID | None,
-    product_line: models.ProductLine | None,
+    product_line: product_models.ProductLine | None,
 ) -> AsyncGenerator[DealStatusChange, None]:
     actor: Actor = info.context.actor
     try:

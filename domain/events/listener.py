@@ -20,7 +20,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,10 +40,12 @@ class Notification:
     type: str
     aggregate_type: str
     aggregate_id: str
-    #: When the event occurred (None from a trigger older than migration 0010).
-    occurred_at: datetime | None = None
+    # What the event says besides which event it is: descriptive, so not compared (the same
+    # event read from a trigger older than migration 0010, which sends neither, is equal).
+    #: When the event occurred.
+    occurred_at: datetime | None = field(default=None, compare=False)
     #: The aggregate's status after the event, when its payload names one.
-    status: str | None = None
+    status: str | None = field(default=None, compare=False)
 
     @classmethod
     def parse(cls, payload: str) -> Notification:

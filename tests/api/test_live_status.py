@@ -30,7 +30,6 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from api.app import build_state, create_app
 from api.state import AppState
-from domain.products.models import ProductLine
 from lendgraph.settings import Settings
 from tenants.keys import SigningKeys
 from tests.deals_support import Market, apply, consumer_deal, market, order_deal, submit, withdraw
@@ -373,3 +372,15 @@ async def until_listening_at_most(live: LiveServer, count: int) -> None:
     while listening(live) > count:
         assert time.monotonic() < deadline, f"{listening(live)} listening, not {count}"
         await asyncio.sleep(0.02)  # polling the server's state, not asserting a time
+
+
+async def test_a_token_without_deals_read_is_refused_at_subscribe(
+    server, client, app_state
+) -> None:
+    m = await market(app_state)
+    viewer_only = await app_token(client, m.world.partner_client)  # viewer:read only
+    async with socket_as(server, viewer_only) as ws:
+        await send_subscribe(ws, "no")
+        message = await receive(ws)
+    assert message["type"] == "error" and message["id"] == "no", message
+    assert [e["extensions"]["code"] for e in message["payload"]] == ["FORBIDDEN"]

@@ -68,18 +68,21 @@ def two_servers(owner_url: URL, tmp_path: Path) -> Iterator[tuple[str, str]]:
     )
     logs = (tmp_path / "first.log", tmp_path / "second.log")
     # One after the other: the first writes the data folder's keys, the second reads them.
-    with answering(
-        [LENDGRAPH, "serve"],
-        {**env, "LENDGRAPH_PORT": str(ports[0])},
-        logs[0],
-        f"{bases[0]}/healthz",
-        wait=120,
-    ), answering(
-        [LENDGRAPH, "serve"],
-        {**env, "LENDGRAPH_PORT": str(ports[1])},
-        logs[1],
-        f"{bases[1]}/healthz",
-        wait=120,
+    with (
+        answering(
+            [LENDGRAPH, "serve"],
+            {**env, "LENDGRAPH_PORT": str(ports[0])},
+            logs[0],
+            f"{bases[0]}/healthz",
+            wait=120,
+        ),
+        answering(
+            [LENDGRAPH, "serve"],
+            {**env, "LENDGRAPH_PORT": str(ports[1])},
+            logs[1],
+            f"{bases[1]}/healthz",
+            wait=120,
+        ),
     ):
         yield bases[0], bases[1]
     for log in logs:
