@@ -9,7 +9,8 @@ channel for one authenticated principal:
   unacceptable token closes the socket with 4401, a token whose client, user or tenant is
   disabled with 4403.
 - Each query or mutation runs through :func:`api.context.execute_in_unit_of_work`, exactly as
-  an HTTP request does; a principal disabled meanwhile closes the socket with 4403.
+  an HTTP request does; a principal disabled meanwhile closes the socket with 4403 (so does a
+  subscription's read that finds it disabled).
 - A subscription gets a context without a session: each ``info.context.db()`` use is a short
   unit of work, so no connection is held while it waits for events. A socket runs at most
   ``ws_max_subscriptions`` at once: the next subscribe is answered with an ``error`` message
@@ -349,9 +350,19 @@ class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Caller, Any]):
                     [GraphQLError("Incremental delivery is not supported over WebSocket")]
                 )
                 return False
+            if any(_principal_inactive(e) for e in result.errors or []):
+                # A subscription's read found the principal disabled: as for a query.
+                await self.close(CLOSE_FORBIDDEN, "Forbidden")
+                return False
             await operation.send_next(result)
             first = False
         return True
+
+
+def _principal_inactive(error: GraphQLError) -> bool:
+    return isinstance(error, PrincipalInactive) or isinstance(
+        error.original_error, PrincipalInactive
+    )
 
 
 async def _one(result: ExecutionResult) -> AsyncIterator[ExecutionResult]:

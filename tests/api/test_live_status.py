@@ -27,18 +27,22 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from api.app import build_state, create_app
 from api.state import AppState
 from lendgraph.settings import Settings
 from tenants.keys import SigningKeys
 from tests.deals_support import Market, apply, consumer_deal, market, order_deal, submit, withdraw
-from tests.support import access_token, client_token, global_id
+from tests.support import access_token, client_token, global_id, gql
 
 PROTOCOL = "graphql-transport-ws"
 #: Generous bound on waiting for something the server must do; never a measured time.
 PATIENCE = 30.0
 CAP = 3
+DISABLE_USER = (
+    "mutation($id: UserOrClientID!) { disableUser(input: {id: $id}) { userErrors { code } } }"
+)
 SUBSCRIPTION = """
 subscription($dealId: DealID, $line: ProductLine) {
   dealStatusChanged(dealId: $dealId, productLine: $line) {
@@ -84,7 +88,11 @@ def live_server(settings: Settings, keys: SigningKeys) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def server(settings: Settings, signing_keys: SigningKeys) -> Iterator[LiveServer]:
-    capped = settings.model_copy(update={"ws_max_subscriptions": CAP})
+    # The periodic principal re-check out of the way: a socket closed for a disabled
+    # principal is closed by the subscription's own read.
+    capped = settings.model_copy(
+        update={"ws_max_subscriptions": CAP, "ws_principal_recheck_seconds": 3600.0}
+    )
     with live_server(capped, signing_keys) as live:
         yield live
 
@@ -384,3 +392,27 @@ async def test_a_token_without_deals_read_is_refused_at_subscribe(
         message = await receive(ws)
     assert message["type"] == "error" and message["id"] == "no", message
     assert [e["extensions"]["code"] for e in message["payload"]] == ["FORBIDDEN"]
+
+
+async def test_a_change_read_after_the_principal_is_disabled_closes_the_socket_4403(
+    server, client, app_state
+) -> None:
+    m = await market(app_state)
+    token_a, _ = await funder_tokens(client, m)
+    operator = await access_token(client, m.world.admin_email)
+    seller = m.chain.seller_user.actor()
+    deal = (await apply(app_state, seller, **order_deal(m, "a"))).deal.id
+    async with socket_as(server, token_a) as ws:
+        await subscribed(server, ws, "a")
+        disabled = await gql(
+            client,
+            operator,
+            DISABLE_USER,
+            {"id": global_id("User", m.world.a.admin_user_id)},
+        )
+        assert disabled.json()["data"]["disableUser"]["userErrors"] == [], disabled.text
+        await submitted(app_state, seller, deal)
+        with pytest.raises(ConnectionClosed):
+            message = await receive(ws)
+            raise AssertionError(f"sent after the principal was disabled: {message}")
+        assert ws.close_code == 4403
