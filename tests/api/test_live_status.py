@@ -30,7 +30,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from api.app import build_state, create_app
+from api.deals.subscriptions import announces_status, may_be_visible
 from api.state import AppState
+from domain.events.listener import Notification
+from domain.kernel.actor import Actor
+from domain.kernel.scopes import Scope
 from lendgraph.settings import Settings
 from tenants.keys import SigningKeys
 from tests.deals_support import Market, apply, consumer_deal, market, order_deal, submit, withdraw
@@ -416,3 +420,46 @@ async def test_a_change_read_after_the_principal_is_disabled_closes_the_socket_4
             message = await receive(ws)
             raise AssertionError(f"sent after the principal was disabled: {message}")
         assert ws.close_code == 4403
+
+
+# --- the cheap rules, without a database ---------------------------------------------------
+
+FUNDER_A = uuid.UUID(int=1)
+FUNDER_B = uuid.UUID(int=2)
+
+
+def _note(
+    tenant: uuid.UUID | None, type: str = "deal.submitted", kind: str = "Deal"
+) -> Notification:
+    return Notification(
+        id=1, tenant_id=tenant, type=type, aggregate_type=kind, aggregate_id=str(uuid.UUID(int=9))
+    )
+
+
+def test_only_status_changes_of_deals_are_announced() -> None:
+    assert announces_status(_note(FUNDER_A, "deal.submitted"))
+    assert announces_status(_note(FUNDER_A, "deal.withdrawn"))
+    assert not announces_status(_note(FUNDER_A, "deal.created"))
+    assert not announces_status(_note(FUNDER_A, "deal.updated"))
+    assert not announces_status(_note(FUNDER_A, "deal.submitted", kind="Product"))
+
+
+def test_another_funders_notification_is_dropped_only_for_a_principal_bound_to_one_funder() -> None:
+    staff = Actor(user_id=uuid.uuid4(), client_id="c", tenant_id=FUNDER_A)
+    assert may_be_visible(staff, _note(FUNDER_A))
+    assert not may_be_visible(staff, _note(FUNDER_B))
+    assert not may_be_visible(staff, _note(None))
+    # Who else may see another funder's deal is told by the read alone.
+    operator = Actor(
+        user_id=uuid.uuid4(),
+        client_id="c",
+        tenant_id=None,
+        scopes=frozenset({Scope.PLATFORM_ADMIN.value}),
+    )
+    partner = Actor(user_id=None, client_id="p", tenant_id=None, organization_id=uuid.uuid4())
+    borrower = Actor(user_id=uuid.uuid4(), client_id="c", tenant_id=None, person_id=uuid.uuid4())
+    staff_who_applies = Actor(
+        user_id=uuid.uuid4(), client_id="c", tenant_id=FUNDER_A, person_id=uuid.uuid4()
+    )
+    for actor in (operator, partner, borrower, staff_who_applies):
+        assert may_be_visible(actor, _note(FUNDER_B))
