@@ -19,6 +19,7 @@ from api.idempotency import ReplayedHeader
 from api.middleware import BearerAuthMiddleware, RequestIdMiddleware
 from api.schema import build_schema
 from api.state import AppState
+from domain.events.listener import EventListener
 from domain.persistence.engine import create_engine, session_factory
 from integrations.jobs import job_queue
 from integrations.storage import document_storage
@@ -26,6 +27,12 @@ from lendgraph import runtime
 from lendgraph.settings import Settings
 from tenants.keys import SigningKeys
 from tenants.tokens import AccessTokenValidator
+
+
+def events_dsn(settings: Settings) -> str:
+    """The libpq URL the process's event listener connects to: the application's own."""
+    url = runtime.app_url(settings).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
 
 
 def build_state(settings: Settings, keys: SigningKeys | None = None) -> AppState:
@@ -64,9 +71,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await app_state.engine.dispose()
-        metrics.process_exiting()
+        # One LISTEN connection per process, as the application's role: subscriptions wait on
+        # it and re-read what they show under their own scope.
+        listener = EventListener(events_dsn(settings))
+        await listener.start()
+        app_state.events = listener
+        try:
+            yield
+        finally:
+            app_state.events = None
+            await listener.close()
+            await app_state.engine.dispose()
+            metrics.process_exiting()
 
     routes = [
         *health.routes,

@@ -1,4 +1,4 @@
-"""The GraphQL schema: every context's queries and mutations merged into one."""
+"""The GraphQL schema: every context's queries, mutations and subscriptions merged into one."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from api.collateral.queries import CollateralQueries
 from api.collateral.types import DocumentNode, PurchaseOrderNode, WarehouseReceiptNode
 from api.deals.mutations import DealMutations
 from api.deals.queries import DealQueries
+from api.deals.subscriptions import DealSubscriptions
 from api.deals.types import DealNode
 from api.error_logging import LoggedSchema
 from api.idempotency import IdempotentAnswers
@@ -126,12 +127,16 @@ Mutation = merge_types(
     ),
 )
 
+# Served over the WebSocket only (HTTP refuses subscriptions).
+Subscription = merge_types("Subscription", (DealSubscriptions,))
+
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with this process's limits."""
     return LoggedSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=list(NODE_TYPES.values()),
         # IdempotentAnswers before the limits, so that it settles idempotent answers after the
         # others (MaskErrors) are done. OperationMetrics first: it sees every operation, also

@@ -9,9 +9,12 @@ channel for one authenticated principal:
   unacceptable token closes the socket with 4401, a token whose client, user or tenant is
   disabled with 4403.
 - Each query or mutation runs through :func:`api.context.execute_in_unit_of_work`, exactly as
-  an HTTP request does; a principal disabled meanwhile closes the socket with 4403.
+  an HTTP request does; a principal disabled meanwhile closes the socket with 4403 (so does a
+  subscription's read that finds it disabled).
 - A subscription gets a context without a session: each ``info.context.db()`` use is a short
-  unit of work, so no connection is held while it waits for events.
+  unit of work, so no connection is held while it waits for events. A socket runs at most
+  ``ws_max_subscriptions`` at once: the next subscribe is answered with an ``error`` message
+  (code ``TOO_MANY_SUBSCRIPTIONS``) and the socket stays open.
 - While the socket is open, the principal is re-checked every
   ``ws_principal_recheck_seconds`` on a short session of its own (4403 once disabled), and
   the socket closes at the token's ``exp`` (4401).
@@ -66,6 +69,7 @@ CLOSE_INTERNAL_ERROR = 1011
 
 SOCKET_UNIT_OF_WORK_TYPES = frozenset({OperationType.QUERY, OperationType.MUTATION})
 UNEXPECTED = "Unexpected error."
+TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
 
 
 def bearer_token(payload: dict[str, Any]) -> str | None:
@@ -118,6 +122,8 @@ class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Caller, Any]):
         self.principal: Principal | None = None
         self.watch_task: asyncio.Task[None] | None = None
         self.closing = False
+        #: The IDs of the subscriptions running on this socket.
+        self.live_subscriptions: set[str] = set()
 
     # --- connection --------------------------------------------------------------------
 
@@ -232,6 +238,8 @@ class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Caller, Any]):
             )
             results: AsyncIterator[Any] | None
             if kind is OperationType.SUBSCRIPTION:
+                if not await self.admit_subscription(operation):
+                    return
                 results = await self.subscribe(operation)
             else:
                 results = await self.execute(operation)
@@ -245,6 +253,27 @@ class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Caller, Any]):
             await self.handle_task_exception(error)
             with suppress(Exception):
                 await operation.send_initial_errors([GraphQLError(UNEXPECTED)])
+        finally:
+            self.live_subscriptions.discard(operation.id)
+
+    async def admit_subscription(self, operation: Operation[Caller, Any]) -> bool:
+        """Count the subscription against the socket's cap; past it, answer the operation
+        with an ``error`` message (the socket and its other operations go on) and say False."""
+        cap = self.app_state.settings.ws_max_subscriptions
+        # No await between the count and the add below: concurrent subscribes on one socket
+        # cannot both take the last place.
+        if len(self.live_subscriptions) >= cap:
+            await operation.send_initial_errors(
+                [
+                    GraphQLError(
+                        f"At most {cap} subscriptions run at once on one connection",
+                        extensions={"code": TOO_MANY_SUBSCRIPTIONS},
+                    )
+                ]
+            )
+            return False
+        self.live_subscriptions.add(operation.id)
+        return True
 
     async def execute(self, operation: Operation[Caller, Any]) -> AsyncIterator[Any] | None:
         """A query or mutation, exactly as over HTTP; None when the socket was closed."""
@@ -321,9 +350,19 @@ class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Caller, Any]):
                     [GraphQLError("Incremental delivery is not supported over WebSocket")]
                 )
                 return False
+            if any(_principal_inactive(e) for e in result.errors or []):
+                # A subscription's read found the principal disabled: as for a query.
+                await self.close(CLOSE_FORBIDDEN, "Forbidden")
+                return False
             await operation.send_next(result)
             first = False
         return True
+
+
+def _principal_inactive(error: GraphQLError) -> bool:
+    return isinstance(error, PrincipalInactive) or isinstance(
+        error.original_error, PrincipalInactive
+    )
 
 
 async def _one(result: ExecutionResult) -> AsyncIterator[ExecutionResult]:

@@ -204,6 +204,12 @@ class Settings(BaseSettings):
         description="How often an open GraphQL WebSocket re-checks that its client, user and "
         "tenant are still active (a disabled principal's socket closes within about this long)",
     )
+    ws_max_subscriptions: int = Field(
+        default=10,
+        gt=0,
+        description="Subscriptions one GraphQL WebSocket may run at once (the next is refused "
+        "with an error; the socket stays open)",
+    )
     log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(default=True, description="JSON log lines (false: console format)")
 
@@ -379,6 +385,7 @@ COMMANDS: dict[str, CommandSettings] = {
             "cost_bucket_capacity",
             "cost_restore_rate",
             "ws_principal_recheck_seconds",
+            "ws_max_subscriptions",
             *_LOGS,
         ),
         needs=(

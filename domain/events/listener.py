@@ -2,9 +2,11 @@
 ``LISTEN lendgraph_events`` and fans each notification out to its subscribers.
 
 A notification carries IDs and the event type only (``id``, ``tenant_id``, ``type``,
-``aggregate_type``, ``aggregate_id``): every listener of the database receives every tenant's
-notifications, so a subscriber re-reads what it shows under its own scope. PostgreSQL sends
-them at commit, in commit order, and never for a transaction that rolled back.
+``aggregate_type``, ``aggregate_id``; since migration 0010 also ``occurred_at`` and the
+aggregate's ``status`` after the event, when the event names one): every listener of the
+database receives every tenant's notifications, so a subscriber re-reads what it shows under
+its own scope. PostgreSQL sends them at commit, in commit order, and never for a transaction
+that rolled back.
 
 Each subscriber has a bounded queue of its own: a slow subscriber loses its oldest
 notifications (counted in ``dropped``) rather than holding up the others. When the connection
@@ -18,7 +20,8 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -37,18 +40,28 @@ class Notification:
     type: str
     aggregate_type: str
     aggregate_id: str
+    # What the event says besides which event it is: descriptive, so not compared (the same
+    # event read from a trigger older than migration 0010, which sends neither, is equal).
+    #: When the event occurred.
+    occurred_at: datetime | None = field(default=None, compare=False)
+    #: The aggregate's status after the event, when its payload names one.
+    status: str | None = field(default=None, compare=False)
 
     @classmethod
     def parse(cls, payload: str) -> Notification:
         """From the trigger's JSON payload."""
         data: dict[str, Any] = json.loads(payload)
         tenant = data.get("tenant_id")
+        occurred = data.get("occurred_at")
+        status = data.get("status")
         return cls(
             id=int(data["id"]),
             tenant_id=uuid.UUID(tenant) if tenant else None,
             type=str(data["type"]),
             aggregate_type=str(data["aggregate_type"]),
             aggregate_id=str(data["aggregate_id"]),
+            occurred_at=datetime.fromisoformat(occurred) if occurred else None,
+            status=str(status) if status is not None else None,
         )
 
 
