@@ -25,7 +25,7 @@ from api.ids import DealID
 from api.permissions import has_scope
 from api.products.types import ProductLine
 from api.relay import load_node, parse_uuid
-from domain.deals import models
+from domain.deals import models, service
 from domain.events.listener import EventListener, Notification, Subscription
 from domain.kernel.actor import Actor
 from domain.kernel.scopes import Scope
@@ -35,7 +35,7 @@ from domain.products import models as product_models
 DEAL_AGGREGATE = "Deal"
 #: The event types of the deals service that change a deal's status (its creation and edits
 #: do not). A transition added to the service is announced once its type is named here.
-STATUS_EVENTS = frozenset({"deal.submitted", "deal.withdrawn"})
+STATUS_EVENTS = service.status_event_types()
 
 
 @strawberry.type(description="A committed change of a deal's status.")

@@ -874,3 +874,9 @@ async def platform_deals_page(
         created_before=created_before,
         submitted_before=submitted_before,
     )
+
+
+def status_event_types() -> frozenset[str]:
+    """The outbox event types that record a change of a deal's status (every transition;
+    not the creation or an edit)."""
+    return frozenset(t for a, t in _EVENTS.items() if a not in ("create", "update"))

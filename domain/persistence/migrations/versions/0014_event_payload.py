@@ -6,15 +6,15 @@ round to re-reading it: a deal submitted and withdrawn at once is announced as S
 then WITHDRAWN, each at its own time. Both are short values (NOTIFY's limit is 8000 bytes; the
 payload itself is still never sent). Listeners of the earlier payload ignore the new keys.
 
-Revision ID: 0010_event_payload
-Revises: 0009
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
-revision = "0010_event_payload"
-down_revision = "0009"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
