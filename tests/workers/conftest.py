@@ -85,10 +85,13 @@ class Worker:
     def log_path(self) -> Path:
         return self.folder / f"worker-{self.runs}.log"
 
-    def start(self) -> None:
+    def start(self, *, recording: bool = True) -> None:
+        """Start the worker: with the recording ports of ``tests.workers.recording_port``, or
+        (``recording=False``) with the production ports wired from ``self.env``."""
         self.runs += 1
         command = worker_command(Settings.model_construct(worker_processes=1, worker_threads=1))
-        command.insert(command.index("--skip-logging"), "tests.workers.recording_port")
+        if recording:
+            command.insert(command.index("--skip-logging"), "tests.workers.recording_port")
         with self.log_path.open("wb") as out:
             self.process = subprocess.Popen(
                 command,
