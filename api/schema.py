@@ -27,6 +27,8 @@ from api.overload import OverloadGuard
 from api.parties.mutations import PartyMutations
 from api.parties.types import OrganizationNode, PersonNode
 from api.permissions import Authenticated
+from api.prices.mutations import PriceMutations
+from api.prices.queries import PriceQueries
 from api.products.mutations import ProductMutations
 from api.products.queries import ProductQueries
 from api.products.types import ProductNode
@@ -103,7 +105,15 @@ class NodeQueries:
 
 Query = merge_types(
     "Query",
-    (ViewerQueries, NodeQueries, ProductQueries, CollateralQueries, DealQueries, CalendarQueries),
+    (
+        ViewerQueries,
+        NodeQueries,
+        ProductQueries,
+        CollateralQueries,
+        DealQueries,
+        CalendarQueries,
+        PriceQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -114,6 +124,7 @@ Mutation = merge_types(
         CollateralMutations,
         DealMutations,
         CalendarMutations,
+        PriceMutations,
     ),
 )
 

@@ -39,6 +39,8 @@ TABLES: dict[str, frozenset[str]] = {
             "tenant_customers",
             "calendar_days",
             "integration_calls",
+            # Append-only (0011): a new price is a new row.
+            "commodity_prices",
         )
     },
 }
