@@ -8,6 +8,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.prices.models import CommodityPrice
@@ -62,7 +63,7 @@ async def latest_prices(
             CommodityPrice.currency == currency,
             CommodityPrice.commodity_code.in_(sorted(set(commodity_codes))),
         )
-        .distinct(CommodityPrice.commodity_code, CommodityPrice.unit)
+        .ext(distinct_on(CommodityPrice.commodity_code, CommodityPrice.unit))
         .order_by(
             CommodityPrice.commodity_code,
             CommodityPrice.unit,
