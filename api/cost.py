@@ -110,6 +110,7 @@ LIST_SIZES: Final[Mapping[str, int]] = {
     "CreditReport.inquiries": 20,
     "CreditReport.fraudAlerts": 5,
     "RiskAssessment.results": 8,
+    "CollateralValuation.lines": MAX_RECEIPTS,
     "RiskAssessment.reasons": 8,
     "Product.versions": 20,
     "PurchaseOrder.documents": 20,

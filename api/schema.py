@@ -29,6 +29,8 @@ from api.parties.mutations import PartyMutations
 from api.parties.types import OrganizationNode, PersonNode
 from api.permissions import Authenticated
 from api.platform.queries import PlatformQueries
+from api.prices.mutations import PriceMutations
+from api.prices.queries import PriceQueries
 from api.products.mutations import ProductMutations
 from api.products.queries import ProductQueries
 from api.products.types import ProductNode
@@ -113,6 +115,7 @@ Query = merge_types(
         DealQueries,
         CalendarQueries,
         PlatformQueries,
+        PriceQueries,
     ),
 )
 Mutation = merge_types(
@@ -124,6 +127,7 @@ Mutation = merge_types(
         CollateralMutations,
         DealMutations,
         CalendarMutations,
+        PriceMutations,
     ),
 )
 

@@ -1,9 +1,8 @@
 """The integration ports of a worker process, by kind, and their wiring at start-up.
 
 Whoever starts workers (``lendgraph worker``'s process set-up, ``lendgraph dev``) calls
-:func:`wire` once: each risk check gets its port over the deployment's provider clients
-(:func:`integrations.risk.risk_providers`). Collateral valuation has no port yet, so its
-calls wait (``NO_PORT``) and are looked at again later."""
+:func:`wire` once: each risk check (credit report, identity, collateral valuation) gets its
+port over the deployment's provider clients (:func:`integrations.risk.risk_providers`)."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ import structlog
 from domain.integration_calls.models import IntegrationKind
 from domain.integration_calls.ports import PortRegistry
 from domain.risk.calls import BureauPort, IdentityPort
+from domain.risk.valuation import ValuationPort
 from integrations.risk import risk_providers
 from lendgraph import runtime
 from lendgraph.settings import ConfigurationError, Settings
@@ -41,5 +41,8 @@ def wire(settings: Settings, registry: PortRegistry = ports) -> bool:
     registry.register(
         IntegrationKind.IDENTITY,
         IdentityPort(providers.identity, cipher, client_timeout=timeout),
+    )
+    registry.register(
+        IntegrationKind.VALUATION, ValuationPort(providers.price_feed, client_timeout=timeout)
     )
     return True

@@ -83,6 +83,12 @@ class IssueWarehouseReceiptInput:
     warehouse_id: OrganizationID | None = strawberry.field(
         default=None, description="The issuing warehouse: your own organization when omitted."
     )
+    commodity_code: str | None = strawberry.field(
+        default=None,
+        description="The goods' exchange or spot-market commodity code, e.g. CU (copper), "
+        "upper-cased, 1-32 of A-Z 0-9 . _ -; valuations price the goods by it. Goods without "
+        "one are left unvalued.",
+    )
 
 
 @strawberry.type(description="Result of issueWarehouseReceipt.")
@@ -267,6 +273,7 @@ class CollateralMutations:
                     unit=input.unit,
                     location=input.location,
                     unit_price=input.unit_price.to_money("unitPrice"),
+                    commodity_code=input.commodity_code,
                 ),
             )
         return IssueWarehouseReceiptPayload(

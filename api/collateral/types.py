@@ -190,6 +190,9 @@ class WarehouseReceiptNode(relay.Node):
         description='Quantity held, as a decimal string with 6 decimals, e.g. "120.500000".'
     )
     unit: str = strawberry.field(description="Unit of the quantity, e.g. t or bale.")
+    commodity_code: str | None = strawberry.field(
+        description="The goods' commodity code (e.g. CU), which valuations price them by."
+    )
     location: str = strawberry.field(description="Where in the warehouse the goods are.")
     unit_price: MoneyType = strawberry.field(description="Declared price of one unit.")
     declared_value: MoneyType = strawberry.field(
@@ -210,6 +213,7 @@ class WarehouseReceiptNode(relay.Node):
             goods_description=row.goods_description,
             quantity=format(row.quantity, "f"),
             unit=row.unit,
+            commodity_code=row.commodity_code,
             location=row.location,
             unit_price=MoneyType.of(row.unit_price),
             declared_value=MoneyType.of(policy.declared_value(row.quantity, row.unit_price)),

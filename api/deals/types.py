@@ -27,6 +27,7 @@ from api.products.types import (
 )
 from api.relay import load_node, load_node_list, load_nodes
 from api.risk.types import CreditReport, IdentityVerification, RiskAssessment, RiskCheck
+from api.risk.valuation_types import CollateralValuation
 from api.scalars import MoneyType
 from api.tenancy.types import TenantNode, UserNode
 from domain.deals import models, policy, service
@@ -327,6 +328,15 @@ class DealNode(relay.Node):
     async def identity_verification(self, info: Info) -> IdentityVerification | None:
         stored = await self._result(info, IntegrationKind.IDENTITY)
         return None if stored is None else IdentityVerification.of(stored)
+
+    @strawberry.field(
+        description="The value of the pledged goods once valued (warehouse-receipt pledges): "
+        "the funder's own recent commodity prices first, else the price feed's. The funder's "
+        "staff with risk:read only; null otherwise."
+    )
+    async def collateral_valuation(self, info: Info) -> CollateralValuation | None:
+        stored = await self._result(info, IntegrationKind.VALUATION)
+        return None if stored is None else CollateralValuation.of(stored)
 
     @strawberry.field(
         description="The scorecard's verdict on the latest submission, once every risk check "

@@ -145,6 +145,9 @@ class WarehouseReceipt(IdMixin, Base):
     location: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
     unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    # The exchange or spot-market code of the goods (upper case), which valuations price
+    # them by; None when the warehouse named none (such goods are left unvalued).
+    commodity_code: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[WarehouseReceiptStatus] = mapped_column(
         _enum(WarehouseReceiptStatus, "warehouse_receipt_status"),
         default=WarehouseReceiptStatus.ISSUED,

@@ -297,6 +297,31 @@ def parse_quantity(value: str | Decimal, field: str = "quantity") -> Decimal:
     return quantized
 
 
+_COMMODITY_CODE_RE: Final = re.compile(r"^[A-Z0-9._-]{1,32}$", re.ASCII)
+MAX_COMMODITY_CODE: Final[int] = 32
+
+
+def clean_commodity_code(value: str, field: str = "commodityCode") -> str:
+    """An exchange or spot-market commodity code (``CU``, ``RB``): trimmed, upper-cased,
+    1-32 of ``A-Z 0-9 . _ -``. Upper case because feeds and funders write the same code
+    in either case, and prices are matched to receipts by it."""
+    code = value.strip().upper()
+    if not code:
+        raise DomainError(ErrorCode.REQUIRED, "must not be empty", field)
+    if len(code) > MAX_COMMODITY_CODE:
+        raise DomainError(ErrorCode.TOO_LONG, f"at most {MAX_COMMODITY_CODE} characters", field)
+    if not _COMMODITY_CODE_RE.match(code):
+        raise DomainError(ErrorCode.INVALID, "letters, digits and . _ - only", field)
+    return code
+
+
+def optional_commodity_code(value: str | None, field: str = "commodityCode") -> str | None:
+    """A receipt's commodity code: None when omitted or blank, else :func:`clean_commodity_code`."""
+    if value is None or not value.strip():
+        return None
+    return clean_commodity_code(value, field)
+
+
 @dataclass(frozen=True, slots=True)
 class ReceiptInput:
     """A warehouse receipt's contents, validated."""
@@ -307,6 +332,7 @@ class ReceiptInput:
     unit: str
     location: str
     unit_price: Money
+    commodity_code: str | None = None
 
 
 def validate_receipt(
@@ -317,9 +343,10 @@ def validate_receipt(
     unit: str,
     location: str,
     unit_price: Money,
+    commodity_code: str | None = None,
 ) -> ReceiptInput:
     """The contents of a new receipt; every problem reported at once. The declared value
-    (quantity x unit price) must fit an amount."""
+    (quantity x unit price) must fit an amount; the commodity code is optional."""
     problems: list[DomainError] = []
     clean = _check(problems, lambda: clean_number(number), "")
     goods = _check(problems, lambda: clean_text(goods_description, "goodsDescription", 500), "")
@@ -327,6 +354,7 @@ def validate_receipt(
     clean_unit = _check(problems, lambda: clean_text(unit, "unit", 16), "")
     place = _check(problems, lambda: clean_text(location, "location", 200), "")
     price = _check(problems, lambda: positive_amount(unit_price, "unitPrice"), unit_price)
+    code = _check(problems, lambda: optional_commodity_code(commodity_code), None)
     if qty > 0 and price.is_positive():
         _check(problems, lambda: declared_value(qty, price), price)
     collect(problems)
@@ -337,6 +365,7 @@ def validate_receipt(
         unit=clean_unit,
         location=place,
         unit_price=price,
+        commodity_code=code,
     )
 
 
@@ -441,6 +470,7 @@ __all__ = [
     "check_document_type",
     "check_one_subject",
     "check_warehouse_user",
+    "clean_commodity_code",
     "clean_file_name",
     "clean_note",
     "clean_number",
@@ -449,6 +479,7 @@ __all__ = [
     "declared_value",
     "document_owned_by",
     "document_owner",
+    "optional_commodity_code",
     "order_submitter",
     "parse_quantity",
     "require_confirmed",

@@ -292,6 +292,7 @@ def _receipt_details(receipt: WarehouseReceipt) -> dict[str, object]:
         "unit": receipt.unit,
         "unit_price": receipt.unit_price.to_decimal_string(),
         "currency": receipt.currency,
+        "commodity_code": receipt.commodity_code,
         "status": receipt.status.value,
     }
 
@@ -308,9 +309,11 @@ async def issue_warehouse_receipt(
     location: str,
     unit_price: Money,
     warehouse_organization_id: uuid.UUID | None = None,
+    commodity_code: str | None = None,
 ) -> WarehouseReceipt:
     """A warehouse's user issues a receipt for goods it holds for their owner (a
-    CARGO_OWNER). The number is unique per warehouse."""
+    CARGO_OWNER). The number is unique per warehouse; the commodity code (optional) is what
+    valuations price the goods by."""
     require(actor, Scope.COLLATERAL_WRITE)
     warehouse = warehouse_organization_id or actor.organization_id
     policy.check_warehouse_user(actor, warehouse, "warehouseId")
@@ -322,6 +325,7 @@ async def issue_warehouse_receipt(
         unit=unit,
         location=location,
         unit_price=unit_price,
+        commodity_code=commodity_code,
     )
     await _check_kind(session, warehouse, OrganizationKind.WAREHOUSE, "warehouseId")
     receipt = WarehouseReceipt(
@@ -335,6 +339,7 @@ async def issue_warehouse_receipt(
         location=data.location,
         currency=data.unit_price.currency,
         unit_price_minor=data.unit_price.amount_minor,
+        commodity_code=data.commodity_code,
         status=WarehouseReceiptStatus.ISSUED,
         issued_by_user_id=actor.user_id,
         updated_at=await transaction_now(session),

@@ -41,6 +41,7 @@ from domain.risk import repository
 from domain.risk.models import RiskAssessment
 from domain.risk.results import report_from_json, verification_from_json
 from domain.risk.scorecard import Assessment, DealFacts, ScorecardRules, evaluate, format_money
+from domain.risk.valuation import valuation_from_json
 
 __all__ = [
     "ASSESS_ACTOR",
@@ -94,10 +95,12 @@ def _succeeded(found: list[IntegrationCall], kind: IntegrationKind) -> dict[str,
 
 
 def _valuation_total(stored: dict[str, Any] | None) -> Money | None:
-    if stored is None or "total" not in stored:
+    """The pledge's value, when every receipt was valued: a partial total would understate
+    the LTV's denominator's uncertainty, so an incomplete valuation leaves LTV unjudged."""
+    if stored is None:
         return None
-    total = stored["total"]
-    return Money(int(total["minor"]), str(total["currency"]))
+    valuation = valuation_from_json(stored)
+    return valuation.total if valuation.complete else None
 
 
 async def _exposure(session: AsyncSession, deal: Deal) -> Money | None:

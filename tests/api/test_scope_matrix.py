@@ -132,6 +132,7 @@ SNAPSHOT_TABLES = (
     "deals",
     "purchase_order_claims",
     "tenant_customers",
+    "commodity_prices",
 )
 STATUS_TABLES = (
     "users",
@@ -580,6 +581,23 @@ MATRIX = {
             lambda c: {"id": global_id("Product", c.published_product)},
             _status("products", lambda c: c.published_product, "PUBLISHED", "RETIRED"),
             funder=True,
+        ),
+        # A funder's own commodity prices (product configuration: products:write).
+        Entry(
+            "recordCommodityPrice",
+            Scope.PRODUCTS_WRITE,
+            "RecordCommodityPriceInput",
+            "commodityPrice",
+            lambda c: {
+                "commodityCode": "CU",
+                "price": {"amount": "71230.00", "currency": "CNY"},
+                "unit": "t",
+                "asOf": "2026-12-01T09:00:00+08:00",
+                "source": "Desk quote",
+            },
+            _one_more("commodity_prices"),
+            funder=True,
+            selection="commodityCode",
         ),
         # The supply chain. The operator may submit an order for a seller, and upload and
         # attach documents for an organization; a funder's service account may not.

@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -459,7 +459,20 @@ async def populated_world(state: AppState, owner: AsyncEngine) -> World:
                     " ('CN', '2027-10-09', true, 'Withdrawn make-up day', now())"
                 )
             )
+        if "commodity_prices" in tables:
+            for tenant in (world.a.id, world.b.id):
+                await conn.execute(text(INSERT_COMMODITY_PRICE), commodity_price_row(tenant))
     return world
+
+
+INSERT_COMMODITY_PRICE = (
+    "insert into commodity_prices (tenant_id, id, commodity_code, currency, unit, price_minor,"
+    " as_of, source) values (:t, :id, 'CU', 'CNY', 't', 7000000, :at, 'desk')"
+)
+
+
+def commodity_price_row(tenant: uuid.UUID | None) -> dict[str, Any]:
+    return {"t": tenant, "id": uuid.uuid4(), "at": datetime.now(UTC) - timedelta(hours=1)}
 
 
 INSERT_DEAL = (
@@ -954,6 +967,9 @@ def _insert_builders(
             {"id": uuid.uuid4(), "t": t, "k": secrets.token_hex(8)},
         )
 
+    def commodity_price(t: uuid.UUID | None) -> tuple[str, dict]:
+        return INSERT_COMMODITY_PRICE, commodity_price_row(t)
+
     def tenant_customer(t: uuid.UUID | None) -> tuple[str, dict]:
         return (
             "insert into tenant_customers (tenant_id, id, person_id, granted_by)"
@@ -977,6 +993,7 @@ def _insert_builders(
         "idempotency_keys": idempotency_key,
         "integration_calls": integration_call,
         "deal_reviews": deal_review,
+        "commodity_prices": commodity_price,
     }
 
 

@@ -9,14 +9,14 @@ funder's staff (risk data never leaves the funder). Append-only: the application
 insert and read, never update or delete.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-04
 """
 
 from alembic import context, op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""GraphQL of a funder's commodity prices."""
