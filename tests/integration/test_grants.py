@@ -40,6 +40,7 @@ TABLES: dict[str, frozenset[str]] = {
             "calendar_days",
             "integration_calls",
             "deal_reviews",
+            "risk_assessments",
             # Append-only (0015): a new price is a new row.
             "commodity_prices",
         )

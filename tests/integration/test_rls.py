@@ -662,6 +662,14 @@ async def _seed_supply_chain(conn: AsyncConnection, world: World) -> None:
                 ),
                 {"t": tenant, "id": uuid.uuid4(), "d": ids_of[name]},
             )
+            await conn.execute(
+                text(
+                    "insert into risk_assessments (tenant_id, id, deal_id, submitted_at,"
+                    " recommendation, results, facts)"
+                    " values (:t, :id, :d, now(), 'REFER', '[]', '{}')"
+                ),
+                {"t": tenant, "id": uuid.uuid4(), "d": ids_of[name]},
+            )
         await conn.execute(
             text(
                 "insert into receipt_claims (tenant_id, id, receipt_id, deal_id)"
@@ -946,6 +954,14 @@ def _insert_builders(
             {"t": t, "id": uuid.uuid4(), "d": refs["b_order_deal"], "ref": uuid.uuid4()},
         )
 
+    def risk_assessment(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            "insert into risk_assessments (tenant_id, id, deal_id, submitted_at,"
+            " recommendation, results, facts)"
+            " values (:t, :id, :d, now(), 'APPROVE', '[]', '{}')",
+            {"t": t, "id": uuid.uuid4(), "d": refs["b_deal"]},
+        )
+
     def deal_review(t: uuid.UUID | None) -> tuple[str, dict]:
         return (
             "insert into deal_reviews (tenant_id, id, deal_id, stage, round)"
@@ -993,6 +1009,7 @@ def _insert_builders(
         "idempotency_keys": idempotency_key,
         "integration_calls": integration_call,
         "deal_reviews": deal_review,
+        "risk_assessments": risk_assessment,
         "commodity_prices": commodity_price,
     }
 
