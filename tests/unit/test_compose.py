@@ -25,12 +25,17 @@ def _services() -> dict[str, Any]:
     return services
 
 
+def _provided(name: str) -> str:
+    # A URL the operator provides is an https:// URL; anything else a long enough value.
+    if name.endswith("_URL"):
+        return f"https://{name.lower().replace('_', '-')}.operator.example"
+    return f"<{name} provided by the operator>"
+
+
 def _environment(service: dict[str, Any]) -> dict[str, str]:
     # ${NAME:?message} stands for a value the operator must provide.
     return {
-        name: re.sub(
-            r"\$\{(\w+):\?[^}]*\}", lambda m: f"<{m.group(1)} provided by the operator>", str(value)
-        )
+        name: re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: _provided(m.group(1)), str(value))
         for name, value in service["environment"].items()
     }
 

@@ -25,6 +25,15 @@ APP = "postgresql://lendgraph_app:app-secret@db.example:5432/lendgraph"
 DATA_KEY = "k" * 40
 
 
+#: What a production worker needs: its database and broker, the risk providers and the data key.
+WORKER_NEEDS = (
+    "APP_DATABASE_URL, BROKER_URL, LENDGRAPH_BUREAU_URL, LENDGRAPH_BUREAU_KEY_ID, "
+    "LENDGRAPH_BUREAU_SECRET, LENDGRAPH_IDENTITY_URL, LENDGRAPH_IDENTITY_KEY_ID, "
+    "LENDGRAPH_IDENTITY_SECRET, LENDGRAPH_PRICE_FEED_URL, LENDGRAPH_PRICE_FEED_KEY_ID, "
+    "LENDGRAPH_PRICE_FEED_SECRET and LENDGRAPH_DATA_KEY are required in production"
+)
+
+
 def _jwks(kid: str = "k1", *, private: bool = True) -> str:
     return json.dumps(KeySet([generate_key(kid)]).as_dict(private=private))
 
@@ -60,7 +69,7 @@ def _refusal(command: str) -> str:
             "APP_DATABASE_URL, LENDGRAPH_JWT_PRIVATE_JWKS, LENDGRAPH_JWT_ACTIVE_KID and "
             "LENDGRAPH_DATA_KEY are required in production",
         ),
-        ("worker", "APP_DATABASE_URL and BROKER_URL are required in production"),
+        ("worker", WORKER_NEEDS),
         ("scheduler", "APP_DATABASE_URL and BROKER_URL are required in production"),
         ("migrate", "DATABASE_URL is required in production"),
         ("seed-demo", "LENDGRAPH_ENV is production; this command runs only in dev or test"),
@@ -103,12 +112,19 @@ def test_serving_commands_need_only_the_app_url_and_their_secrets(
     serve = settings_for("serve")
     assert runtime.app_url(serve).username == "lendgraph_app"
     assert runtime.app_url(serve).password == "app-secret"
-    # Workers and the scheduler need the broker, but no signing key or data key.
+    # Workers and the scheduler need the broker, but no signing key; the workers' risk checks
+    # need the providers and the data key, the scheduler neither.
     monkeypatch.delenv("LENDGRAPH_JWT_PRIVATE_JWKS")
     monkeypatch.delenv("LENDGRAPH_JWT_ACTIVE_KID")
-    monkeypatch.delenv("LENDGRAPH_DATA_KEY")
     monkeypatch.setenv("BROKER_URL", "amqp://guest:guest@rabbit:5672/")
+    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED"):
+        monkeypatch.setenv(f"LENDGRAPH_{kind}_URL", f"https://{kind.lower()}.example")
+        monkeypatch.setenv(f"LENDGRAPH_{kind}_KEY_ID", "k1")
+        monkeypatch.setenv(f"LENDGRAPH_{kind}_SECRET", "s" * 32)
     settings_for("worker")
+    monkeypatch.delenv("LENDGRAPH_DATA_KEY")
+    with pytest.raises(ConfigurationError, match="LENDGRAPH_DATA_KEY is required"):
+        settings_for("worker")
     settings_for("scheduler")
 
 
@@ -287,7 +303,7 @@ def test_a_bad_flag_value_is_one_line(
         ),
         (
             ["worker"],
-            "lendgraph worker: APP_DATABASE_URL and BROKER_URL are required in production",
+            f"lendgraph worker: {WORKER_NEEDS}",
         ),
         (
             ["scheduler"],
