@@ -38,6 +38,7 @@ from domain.parties import repository as parties
 from domain.persistence.scope import DbScope, PrincipalCheck, principal_verdict
 from domain.persistence.unit_of_work import unit_of_work as uow
 from domain.products import repository as products
+from domain.reviews import repository as reviews
 from tenants import repository as tenancy
 from tenants.tokens import Principal
 
@@ -80,6 +81,8 @@ class Loaders:
     deal_versions: DataLoader[Any, Any]
     # Keyed by (tenant_id, deal_id): a deal's integration calls (its risk checks).
     risk_checks: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
+    # Keyed by (tenant_id, deal_id): a deal's reviews, by round and stage.
+    deal_reviews: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
 
 
 class PrincipalInactive(GraphQLError):
@@ -194,6 +197,7 @@ class Context:
             deal_events=self._loader(deals.events_of_deals),
             deal_versions=self._loader(deals.versions_by_keys),
             risk_checks=self._loader(integration_calls.calls_of_deals),
+            deal_reviews=self._loader(reviews.reviews_of_deals),
         )
 
     @asynccontextmanager

@@ -31,6 +31,8 @@ from api.platform.queries import PlatformQueries
 from api.products.mutations import ProductMutations
 from api.products.queries import ProductQueries
 from api.products.types import ProductNode
+from api.reviews.mutations import ReviewMutations
+from api.reviews.queries import ReviewQueries
 from api.scalars import SCALAR_MAP
 from api.tenancy.mutations import TenancyMutations
 from api.tenancy.types import OAuthClientNode, TenantNode, UserNode
@@ -112,6 +114,7 @@ Query = merge_types(
         DealQueries,
         CalendarQueries,
         PlatformQueries,
+        ReviewQueries,
     ),
 )
 Mutation = merge_types(
@@ -123,6 +126,7 @@ Mutation = merge_types(
         CollateralMutations,
         DealMutations,
         CalendarMutations,
+        ReviewMutations,
     ),
 )
 

@@ -26,6 +26,7 @@ from api.products.types import (
     warnings_of,
 )
 from api.relay import load_node, load_node_list, load_nodes
+from api.reviews.types import DealReviewType
 from api.risk.types import CreditReport, IdentityVerification, RiskCheck
 from api.scalars import MoneyType
 from api.tenancy.types import TenantNode, UserNode
@@ -33,6 +34,7 @@ from domain.deals import models, policy, service
 from domain.integration_calls.models import CallState, IntegrationKind
 from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
+from domain.reviews.policy import reviews_visible
 from domain.risk.policy import risk_visible
 
 DealStatus = strawberry.enum(
@@ -327,6 +329,17 @@ class DealNode(relay.Node):
     async def identity_verification(self, info: Info) -> IdentityVerification | None:
         stored = await self._result(info, IntegrationKind.IDENTITY)
         return None if stored is None else IdentityVerification.of(stored)
+
+    @strawberry.field(
+        description="The deal's reviews, by round and stage (FIRST, SECOND): who holds or "
+        "decided each, the decisions, notes and approved terms. The funder's internal record: "
+        "only its own principals holding deals:read see them; empty for everyone else."
+    )
+    async def reviews(self, info: Info) -> list[DealReviewType]:
+        if not reviews_visible(info.context.actor, self.row.tenant_id):
+            return []
+        rows = await info.context.loaders.deal_reviews.load((self.row.tenant_id, self.row.id))
+        return [DealReviewType.from_row(r) for r in rows or []]
 
     @classmethod
     async def load_by_ids(
