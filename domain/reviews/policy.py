@@ -1,6 +1,6 @@
 """Pure rules of reviews: which deal status each stage reviews, where each decision leads, who
-may claim and decide a review (four eyes), the notes, and the terms a second review approves.
-No I/O, no await, no clock.
+may claim and decide a review (four eyes), the notes, the terms a second review approves, and
+who reads a deal's reviews. No I/O, no await, no clock.
 
 Approved terms (second review, APPROVE): by default the amount requested and the rate of the
 product version the deal was applied under. A reviewer may approve less than requested, but

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.idempotency import REPLAYED_HEADER
 from api.state import AppState
 from domain.deals import repository as deals_repository
 from domain.deals.models import DealStatus
@@ -32,7 +33,7 @@ from lendgraph.demo import SEEDER
 from tenants import service as tenant_service
 from tests.collateral_support import tenant_session
 from tests.deals_support import Market, apply, consumer_deal, market, order_deal, submit
-from tests.support import PASSWORD, access_token, global_id, gql
+from tests.support import PASSWORD, access_token, content_without_cost, global_id, gql
 
 REVIEW_FIELDS = """
     stage round claimedAt decision notes decidedAt systemDecision expiresAt
@@ -557,3 +558,34 @@ async def test_claim_and_release(
     ]
     rows = await _reviews(owner_engine, deal_id)
     assert [r[3] for r in rows] == [None]
+
+
+# -- idempotency ----------------------------------------------------------------------------------
+
+
+async def test_a_decision_with_a_key_replays_its_first_answer(
+    client: httpx.AsyncClient, app_state: AppState, owner_engine: AsyncEngine, world: Reviews
+) -> None:
+    deal_id = await _consumer_in_review(app_state, world.m)
+    variables = {
+        "input": {
+            "dealId": global_id("Deal", deal_id),
+            "decision": "RETURN",
+            "notes": "Attach the payslips",
+            "idempotencyKey": "decide-1",
+        }
+    }
+    first = await gql(client, world.first, DECIDE_FIRST, variables)
+    assert first.json()["data"]["decideFirstReview"]["deal"]["status"] == "RETURNED"
+    assert REPLAYED_HEADER not in first.headers
+    rows = await _reviews(owner_engine, deal_id)
+    # A retry gets the first answer, not INVALID_TRANSITION, and writes nothing.
+    again = await gql(client, world.first, DECIDE_FIRST, variables)
+    assert content_without_cost(again.content) == content_without_cost(first.content)
+    assert again.headers[REPLAYED_HEADER] == "decideFirstReview"
+    assert await _reviews(owner_engine, deal_id) == rows
+    # The same key with another decision is refused.
+    variables["input"]["decision"] = "REJECT"
+    other = await gql(client, world.first, DECIDE_FIRST, variables)
+    errors = other.json()["data"]["decideFirstReview"]["userErrors"]
+    assert [e["code"] for e in errors] == ["IDEMPOTENCY_KEY_REUSED"], other.json()
