@@ -39,6 +39,7 @@ from domain.persistence.scope import DbScope, PrincipalCheck, principal_verdict
 from domain.persistence.unit_of_work import unit_of_work as uow
 from domain.products import repository as products
 from domain.risk import repository as risk
+from domain.reviews import repository as reviews
 from tenants import repository as tenancy
 from tenants.tokens import Principal
 
@@ -83,6 +84,8 @@ class Loaders:
     risk_checks: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
     # Keyed by (tenant_id, deal_id): a deal's latest risk assessment.
     risk_assessments: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
+    # Keyed by (tenant_id, deal_id): a deal's reviews, by round and stage.
+    deal_reviews: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
 
 
 class PrincipalInactive(GraphQLError):
@@ -198,6 +201,7 @@ class Context:
             deal_versions=self._loader(deals.versions_by_keys),
             risk_checks=self._loader(integration_calls.calls_of_deals),
             risk_assessments=self._loader(risk.latest_of_deals),
+            deal_reviews=self._loader(reviews.reviews_of_deals),
         )
 
     @asynccontextmanager

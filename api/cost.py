@@ -105,6 +105,8 @@ LIST_SIZES: Final[Mapping[str, int]] = {
     "Deal.timeline": 50,
     # One check per kind; a report's lists are as the bureau keeps them (a few accounts).
     "Deal.riskChecks": 3,
+    # Two reviews a round; a deal returned and resubmitted a few times has a few rounds.
+    "Deal.reviews": 10,
     "CreditReport.debts": 20,
     "CreditReport.delinquencies": 20,
     "CreditReport.inquiries": 20,

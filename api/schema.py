@@ -34,6 +34,8 @@ from api.prices.queries import PriceQueries
 from api.products.mutations import ProductMutations
 from api.products.queries import ProductQueries
 from api.products.types import ProductNode
+from api.reviews.mutations import ReviewMutations
+from api.reviews.queries import ReviewQueries
 from api.scalars import SCALAR_MAP
 from api.tenancy.mutations import TenancyMutations
 from api.tenancy.types import OAuthClientNode, TenantNode, UserNode
@@ -116,6 +118,7 @@ Query = merge_types(
         CalendarQueries,
         PlatformQueries,
         PriceQueries,
+        ReviewQueries,
     ),
 )
 Mutation = merge_types(
@@ -128,6 +131,7 @@ Mutation = merge_types(
         DealMutations,
         CalendarMutations,
         PriceMutations,
+        ReviewMutations,
     ),
 )
 

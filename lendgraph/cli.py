@@ -291,6 +291,7 @@ def worker_command(settings: Settings) -> list[str]:
         "workers.actors.maintenance",
         "workers.actors.integrations",
         "workers.actors.events",
+        "workers.actors.reviews",
         "--skip-logging",
         "--processes",
         str(settings.worker_processes),

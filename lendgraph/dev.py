@@ -84,7 +84,7 @@ def run_dev(overrides: Mapping[str, object] | None = None) -> None:
         import dramatiq
 
         from workers import scheduler
-        from workers.actors import events, integrations, maintenance  # noqa: F401  (actors)
+        from workers.actors import events, integrations, maintenance, reviews  # noqa: F401 (actors)
         from workers.broker import broker
         from workers.ports import wire
 

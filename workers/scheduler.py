@@ -23,7 +23,7 @@ class Job:
 
 def default_jobs() -> list[Job]:
     """The platform's periodic jobs."""
-    from workers.actors import events, integrations, maintenance
+    from workers.actors import events, integrations, maintenance, reviews
 
     return [
         Job("expire_refresh_tokens", 3600, maintenance.expire_refresh_tokens.send),
@@ -33,6 +33,8 @@ def default_jobs() -> list[Job]:
         Job("sweep_integration_calls", 15, integrations.sweep_integration_calls.send),
         # Every commit rings the relay; this picks up after a lost doorbell.
         Job("relay_events", 10, events.relay_events.send),
+        # Approvals lapse to the minute: a deal is EXPIRED at most a minute or so late.
+        Job("expire_approvals", 60, reviews.expire_approvals.send),
     ]
 
 

@@ -26,6 +26,7 @@ from api.products.types import (
     warnings_of,
 )
 from api.relay import load_node, load_node_list, load_nodes
+from api.reviews.types import DealReviewType
 from api.risk.types import CreditReport, IdentityVerification, RiskAssessment, RiskCheck
 from api.risk.valuation_types import CollateralValuation
 from api.scalars import MoneyType
@@ -34,6 +35,7 @@ from domain.deals import models, policy, service
 from domain.integration_calls.models import CallState, IntegrationKind
 from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
+from domain.reviews.policy import reviews_visible
 from domain.risk.policy import risk_visible
 
 DealStatus = strawberry.enum(
@@ -347,6 +349,17 @@ class DealNode(relay.Node):
             return None
         row = await info.context.loaders.risk_assessments.load((self.row.tenant_id, self.row.id))
         return None if row is None else RiskAssessment.of(row)
+
+    @strawberry.field(
+        description="The deal's reviews, by round and stage (FIRST, SECOND): who holds or "
+        "decided each, the decisions, notes and approved terms. The funder's internal record: "
+        "only its own principals holding deals:read see them; empty for everyone else."
+    )
+    async def reviews(self, info: Info) -> list[DealReviewType]:
+        if not reviews_visible(info.context.actor, self.row.tenant_id):
+            return []
+        rows = await info.context.loaders.deal_reviews.load((self.row.tenant_id, self.row.id))
+        return [DealReviewType.from_row(r) for r in rows or []]
 
     @classmethod
     async def load_by_ids(

@@ -1,6 +1,6 @@
 """Pure rules of reviews: which deal status each stage reviews, where each decision leads, who
-may claim and decide a review (four eyes), the notes, and the terms a second review approves.
-No I/O, no await, no clock.
+may claim and decide a review (four eyes), the notes, the terms a second review approves, and
+who reads a deal's reviews. No I/O, no await, no clock.
 
 Approved terms (second review, APPROVE): by default the amount requested and the rate of the
 product version the deal was applied under. A reviewer may approve less than requested, but
@@ -22,6 +22,7 @@ from typing import Final
 
 from domain.deals.models import DealStatus
 from domain.deals.policy import clean_text
+from domain.kernel.actor import Actor
 from domain.kernel.errors import DomainError, ErrorCode, collect
 from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
@@ -191,6 +192,14 @@ def approved_terms(
     return ApprovedTerms(amount=approved_amount, rate=approved_rate)
 
 
+def reviews_visible(actor: Actor, deal_tenant_id: uuid.UUID) -> bool:
+    """Whether ``actor`` may read the reviews of a deal of tenant ``deal_tenant_id`` (their
+    decisions, notes and reviewers): a principal of that very funder holding ``deals:read``.
+    Reviews are the funder's internal record; the applicant, the partner app of the channel
+    and the platform operator see none."""
+    return actor.tenant_id == deal_tenant_id and actor.has(Scope.DEALS_READ)
+
+
 def check_page_size(first: int) -> None:
     """A queue page holds 1 to :data:`MAX_PAGE` reviews (INVALID otherwise)."""
     if not 1 <= first <= MAX_PAGE:
@@ -215,4 +224,5 @@ __all__ = [
     "clean_notes",
     "other_stage",
     "outcome",
+    "reviews_visible",
 ]

@@ -4,15 +4,17 @@ except the expiry sweep, which runs in the platform's scope across funders."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, select, tuple_
+from sqlalchemy import Row, Table, any_, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from domain.deals.models import Deal, DealStatus
+from domain.persistence.base import uuid_array
 from domain.products.models import ProductLine
 from domain.reviews.models import DealReview, ReviewDecision, ReviewStage
 
@@ -161,4 +163,31 @@ __all__ = [
     "queue_page",
     "review",
     "reviews_of_deal",
+    "reviews_of_deals",
 ]
+
+
+async def reviews_of_deals(
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], list[Row[Any]]]:
+    """Batch getter: each visible deal's reviews, by round and stage, by ``(tenant_id,
+    deal_id)`` (the order of ``uq_deal_reviews_round``). Plain rows: read, never changed."""
+    out: dict[tuple[uuid.UUID, uuid.UUID], list[Row[Any]]] = {}
+    if not keys:
+        return out
+    # One index range per (tenant, deal) pair, as the timeline's getter: two arrays keep one
+    # statement text whatever the page size; the pairs the cross product adds are dropped.
+    stmt = (
+        select(_REVIEWS)
+        .where(
+            _R.tenant_id == any_(uuid_array({k[0] for k in keys})),
+            _R.deal_id == any_(uuid_array({k[1] for k in keys})),
+        )
+        .order_by(_R.tenant_id, _R.deal_id, _R.round, _R.stage)
+    )
+    wanted = set(keys)
+    for row in await session.execute(stmt):
+        key = (row.tenant_id, row.deal_id)
+        if key in wanted:
+            out.setdefault(key, []).append(row)
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,15 +23,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.state import AppState
 from domain.collateral.models import DocumentKind
+from domain.deals import repository as deals_repository
+from domain.deals.models import DealStatus
 from domain.kernel.actor import Actor
 from domain.kernel.money import Money
-from domain.kernel.scopes import PARTNER_APP_SCOPES, SERVICE_ACCOUNT_SCOPES, Scope
+from domain.kernel.scopes import (
+    PARTNER_APP_SCOPES,
+    SERVICE_ACCOUNT_SCOPES,
+    Role,
+    Scope,
+    scopes_for_roles,
+)
 from domain.parties import service as party_service
 from domain.parties.models import OrganizationKind
 from domain.persistence.engine import open_session
 from domain.persistence.scope import PLATFORM_SCOPE
 from domain.products import service as product_service
 from domain.products.models import ProductLine
+from domain.reviews import service as review_service
+from domain.reviews.models import ReviewDecision, ReviewStage
 from lendgraph.demo import SEEDER
 from tenants import repository as tenant_repository
 from tenants import service as tenant_service
@@ -40,12 +50,14 @@ from tests.collateral_support import (
     gql_upload,
     issue_receipt,
     pdf,
+    session_of,
     store_document,
     stored_objects,
     submit_order,
     supply_chain,
+    tenant_session,
 )
-from tests.deals_support import CONSENT, App, Borrower, apply, resident_id
+from tests.deals_support import CONSENT, App, Borrower, apply, resident_id, submit
 from tests.products_support import cny, consumer_terms, order_terms, warehouse_terms
 from tests.support import (
     World,
@@ -1039,10 +1051,18 @@ class IdArg:
     refusal: str = "NOT_FOUND"
     upload: bool = False
     known_bug: str | None = None
+    # What the case needs besides ``ctx`` (a deal in review, a reviewer's token), put in
+    # place by the tests that send its IDs.
+    prepare: Callable[[httpx.AsyncClient, Ctx], Awaitable[None]] | None = None
 
     @property
     def name(self) -> str:
         return f"{self.mutation}.{self.path}"
+
+    async def ready(self, client: httpx.AsyncClient, ctx: Ctx) -> None:
+        """Put in place what the case needs besides ``ctx``."""
+        if self.prepare is not None:
+            await self.prepare(client, ctx)
 
     @property
     def field(self) -> str:
@@ -1467,6 +1487,114 @@ DEAL_ID_ARGS = [
     ),
 ]
 
+CLAIM_REVIEW = _payload_document("claimReview", "ClaimReviewInput", "deal")
+RELEASE_REVIEW = _payload_document("releaseReview", "ReleaseReviewInput", "deal")
+DECIDE_FIRST_REVIEW = _payload_document("decideFirstReview", "DecideFirstReviewInput", "deal")
+DECIDE_SECOND_REVIEW = _payload_document("decideSecondReview", "DecideSecondReviewInput", "deal")
+
+
+async def _user_id(state: AppState, email: str) -> uuid.UUID:
+    async with open_session(state.sessions, PLATFORM_SCOPE) as s:
+        found = await s.execute(text("select id from users where email = :e"), {"e": email})
+        return uuid.UUID(str(found.scalar_one()))
+
+
+async def _reviewer_tokens(client: httpx.AsyncClient, ctx: Ctx) -> None:
+    """Bank B's first reviewer, and the user on both banks' staff signed in to bank B, where
+    the user is a second reviewer."""
+    ctx.tokens["reviewer_b"] = await access_token(client, ctx.world.b.reviewer_email)
+    ctx.tokens["shared_in_b"] = await access_token(client, SHARED_EMAIL, tenant="bank-b")
+
+
+async def _deal_b_in_first_review(client: httpx.AsyncClient, ctx: Ctx) -> None:
+    """Bank B's consumer deal submitted by the borrower, moved to FIRST_REVIEW by hand and
+    its first review opened (intake's step, which has no use case yet)."""
+    await _reviewer_tokens(client, ctx)
+    state = ctx.state
+    applicant = Borrower(
+        ctx.ids["applicant_person"], await _user_id(state, APPLICANT_EMAIL), APPLICANT_EMAIL
+    )
+    outcome, errors = await submit(state, applicant.actor(), ctx.ids["deal_b"])
+    assert outcome is not None, errors
+    async with tenant_session(state, ctx.world.b.id) as s:
+        deal = await deals_repository.deal(s, ctx.ids["deal_b"], for_update=True)
+        assert deal is not None
+        deal.status = DealStatus.FIRST_REVIEW
+        await s.flush()
+        await review_service.open_first_review(s, deal)
+        await s.commit()
+
+
+async def _as_reviewer_b(ctx: Ctx, use_case: Any, **kw: Any) -> None:
+    """A use case of bank B's first reviewer on bank B's deal, committed."""
+    actor = Actor(
+        user_id=await _user_id(ctx.state, ctx.world.b.reviewer_email),
+        client_id="test-console",
+        tenant_id=ctx.world.b.id,
+        scopes=frozenset(s.value for s in scopes_for_roles({Role.FIRST_REVIEWER})),
+        roles=frozenset({Role.FIRST_REVIEWER}),
+    )
+    async with session_of(ctx.state, actor) as s:
+        await use_case(s, actor, deal_id=ctx.ids["deal_b"], **kw)
+        await s.commit()
+
+
+async def _deal_b_first_review_claimed(client: httpx.AsyncClient, ctx: Ctx) -> None:
+    await _deal_b_in_first_review(client, ctx)
+    await _as_reviewer_b(ctx, review_service.claim_review, stage=ReviewStage.FIRST)
+
+
+async def _deal_b_in_second_review(client: httpx.AsyncClient, ctx: Ctx) -> None:
+    await _deal_b_in_first_review(client, ctx)
+    await _as_reviewer_b(
+        ctx, review_service.decide_first_review, decision=ReviewDecision.APPROVE, notes="ok"
+    )
+
+
+def _first_stage_arg(mutation: str, document: str, prepare: Any, **extra: Any) -> IdArg:
+    """A first review's ``dealId``: bank B's first reviewer may use bank B's deal in review;
+    to bank A's first reviewer it does not exist."""
+    return IdArg(
+        mutation,
+        "dealId",
+        document,
+        "deal",
+        lambda c, gid: {"dealId": gid, **extra},
+        invisible=lambda c: c.gid("Deal", "deal_b"),
+        wrong_type=lambda c: global_id("Product", c.ids["deal_b"]),
+        visible=lambda c: c.gid("Deal", "deal_b"),
+        stranger="shared_in_a",
+        user="reviewer_b",
+        prepare=prepare,
+    )
+
+
+REVIEW_ID_ARGS = [
+    _first_stage_arg("claimReview", CLAIM_REVIEW, _deal_b_in_first_review, stage="FIRST"),
+    _first_stage_arg("releaseReview", RELEASE_REVIEW, _deal_b_first_review_claimed, stage="FIRST"),
+    _first_stage_arg(
+        "decideFirstReview",
+        DECIDE_FIRST_REVIEW,
+        _deal_b_in_first_review,
+        decision="APPROVE",
+        notes="Verified",
+    ),
+    IdArg(
+        "decideSecondReview",
+        "dealId",
+        DECIDE_SECOND_REVIEW,
+        "deal",
+        lambda c, gid: {"dealId": gid, "decision": "APPROVE", "notes": "Approved"},
+        # Bank B's second reviewer, naming bank A's deal.
+        invisible=lambda c: c.gid("Deal", "deal_a_app_pledge"),
+        wrong_type=lambda c: global_id("Person", c.ids["deal_b"]),
+        visible=lambda c: c.gid("Deal", "deal_b"),
+        stranger="shared_in_b",
+        user="shared_in_b",
+        prepare=_deal_b_in_second_review,
+    ),
+]
+
 ID_ARGS = [
     IdArg(
         "createUser",
@@ -1682,6 +1810,7 @@ ID_ARGS = [
     ),
     *SUPPLY_CHAIN_ID_ARGS,
     *DEAL_ID_ARGS,
+    *REVIEW_ID_ARGS,
 ]
 
 SNAPSHOT_TABLES = (
@@ -1701,6 +1830,7 @@ SNAPSHOT_TABLES = (
     "documents",
     "deals",
     "purchase_order_claims",
+    "deal_reviews",
 )
 STATUS_TABLES = (
     "users",
@@ -1733,6 +1863,13 @@ async def _snapshot(owner_engine: AsyncEngine, state: AppState) -> dict[str, Any
             )
         )
         out["documents.subject"] = [tuple(r) for r in rows]
+        rows = await conn.execute(
+            text(
+                "select deal_id::text, stage, round, assignee_id::text, decision"
+                " from deal_reviews order by deal_id, round, stage"
+            )
+        )
+        out["deal_reviews.held"] = [tuple(r) for r in rows]
     out["objects"] = stored_objects(state)
     return out
 
@@ -1824,6 +1961,7 @@ def _with_known_bugs(args: list[IdArg]) -> list[Any]:
 async def test_id_argument_refuses_objects_the_caller_may_not_see(
     client: httpx.AsyncClient, owner_engine: AsyncEngine, ctx: Ctx, arg: IdArg
 ) -> None:
+    await arg.ready(client, ctx)
     token = ctx.tokens[arg.stranger]
     hidden_id = arg.invisible(ctx)
     hidden = await _refused_not_found(
@@ -1850,6 +1988,7 @@ async def test_id_argument_refuses_wrong_types_and_unknown_ids(
 ) -> None:
     # The user (the operator unless the mutation is one party's) sees every object here:
     # the refusal is the ID's, not the caller's.
+    await arg.ready(client, ctx)
     token = ctx.tokens[arg.user]
     if arg.mutation in SHARED_ID_SCALAR:
         # One scalar (UserOrClientID) for two types: the other type's ID is coerced, and the
@@ -1907,6 +2046,7 @@ async def test_id_argument_accepts_a_visible_object(
     client: httpx.AsyncClient, owner_engine: AsyncEngine, ctx: Ctx, arg: IdArg
 ) -> None:
     # The positive control: the same input with an ID the user may use is accepted.
+    await arg.ready(client, ctx)
     before = await _snapshot(owner_engine, ctx.state)
     response = await arg.send(client, ctx.tokens[arg.user], arg.input(ctx, arg.visible(ctx)))
     body = response.json()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -27,6 +27,9 @@ from stdnum.cn import ric, uscc
 
 from api.state import AppState
 from domain.calendars import service as calendar_service
+from domain.deals import repository as deals_repository
+from domain.deals.models import DealStatus
+from domain.kernel.actor import Actor
 from domain.kernel.calendar import HolidayCalendar
 from domain.kernel.money import Money
 from domain.kernel.scopes import SERVICE_ACCOUNT_SCOPES, Role, Scope, scopes_for_roles
@@ -34,6 +37,8 @@ from domain.persistence.engine import open_session
 from domain.persistence.scope import PLATFORM_SCOPE
 from domain.products import service as product_service
 from domain.products.models import ProductLine
+from domain.reviews import service as review_service
+from domain.reviews.models import ReviewDecision, ReviewStage
 from lendgraph.demo import SEEDER
 from tenants import service as tenant_service
 from tenants.models import ClientKind
@@ -43,14 +48,17 @@ from tests.collateral_support import (
     gql_upload,
     issue_receipt,
     pdf,
+    session_of,
     store_document,
     stored_objects,
     submit_order,
     supply_chain,
+    tenant_session,
 )
-from tests.deals_support import CONSENT, apply, confirm_order, line_terms, publish
+from tests.deals_support import CONSENT, apply, confirm_order, line_terms, publish, submit
 from tests.products_support import consumer_terms
 from tests.support import (
+    PASSWORD,
     World,
     client_token,
     global_id,
@@ -133,6 +141,7 @@ SNAPSHOT_TABLES = (
     "purchase_order_claims",
     "tenant_customers",
     "commodity_prices",
+    "deal_reviews",
 )
 STATUS_TABLES = (
     "users",
@@ -177,6 +186,13 @@ async def snapshot(owner_engine: AsyncEngine, state: AppState) -> dict[str, Any]
                 text("select count(*) from calendar_days where removed_at is not null")
             )
         ).scalar_one()
+        rows = await conn.execute(
+            text(
+                "select deal_id::text, stage, round, assignee_id::text, decision"
+                " from deal_reviews order by deal_id, round, stage"
+            )
+        )
+        out["deal_reviews.held"] = {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
     out["objects"] = stored_objects(state)
     return out
 
@@ -321,6 +337,11 @@ class Entry:
     upload: bool = False
     # The payload object's field a successful call must return (its ID, if it has one).
     selection: str = "id"
+    # A funder's mutation of one role's staff (a reviewer of bank A: STAFF_EMAILS) rather
+    # than of its admin.
+    staff: Role | None = None
+    # What the mutation needs besides Setup (a deal in review), put in place before the call.
+    prepare: Callable[[AppState, Setup], Awaitable[None]] | None = None
 
     def document(self) -> str:
         return (
@@ -338,6 +359,8 @@ class Entry:
         """Every scope the principal of this entry can hold."""
         if self.party is not None:
             return self.party.scopes
+        if self.staff is not None:
+            return frozenset(s.value for s in scopes_for_roles({self.staff}))
         return FUNDER_ADMIN_SCOPES if self.funder else ALL_SCOPES
 
     @property
@@ -349,7 +372,14 @@ class Entry:
         """A token of this entry's principal carrying exactly ``scopes``."""
         if self.party is not None:
             return await user_token(client, self.party.of(c).email, scopes)
+        if self.staff is not None:
+            return await user_token(client, STAFF_EMAILS[self.staff], scopes)
         return await scoped_token(client, c.world, scopes, funder=self.funder)
+
+    async def ready(self, state: AppState, c: Setup) -> None:
+        """Put in place what the mutation acts on besides Setup."""
+        if self.prepare is not None:
+            await self.prepare(state, c)
 
     async def call(self, client: httpx.AsyncClient, token: str | None, c: Setup) -> httpx.Response:
         """The mutation with this entry's input, as ``token``."""
@@ -399,6 +429,93 @@ def _attached(c: Setup, before: dict[str, Any], after: dict[str, Any]) -> bool:
         before["documents.subject"][key] == (None, None)
         and after["documents.subject"][key] == (str(c.order), None)
     )
+
+
+# Bank A's reviewers: seed_world's first reviewer, and a second reviewer made by the entries
+# that need one.
+STAFF_EMAILS = {
+    Role.FIRST_REVIEWER: "reviewer@bank-a.test",
+    Role.SECOND_REVIEWER: "second@bank-a.test",
+}
+
+
+async def _staff_actor(state: AppState, c: Setup, role: Role) -> Actor:
+    """Bank A's reviewer of ``role``, as the use cases see a token of that person."""
+    async with open_session(state.sessions, PLATFORM_SCOPE) as s:
+        user_id = (
+            await s.execute(
+                text("select id from users where email = :e"), {"e": STAFF_EMAILS[role]}
+            )
+        ).scalar_one()
+    return Actor(
+        user_id=user_id,
+        client_id="test-console",
+        tenant_id=c.world.a.id,
+        scopes=frozenset(s.value for s in scopes_for_roles({role})),
+        roles=frozenset({role}),
+    )
+
+
+async def _in_first_review(state: AppState, c: Setup) -> None:
+    """Setup's DRAFT deal submitted by the seller, moved to FIRST_REVIEW by hand and its
+    first review opened (intake's step, which has no use case yet)."""
+    outcome, errors = await submit(state, c.chain.seller_user.actor(), c.deal)
+    assert outcome is not None, errors
+    async with tenant_session(state, c.world.a.id) as s:
+        deal = await deals_repository.deal(s, c.deal, for_update=True)
+        assert deal is not None
+        deal.status = DealStatus.FIRST_REVIEW
+        await s.flush()
+        await review_service.open_first_review(s, deal)
+        await s.commit()
+
+
+async def _claimed_first_review(state: AppState, c: Setup) -> None:
+    """The deal in first review, which the first reviewer has taken."""
+    await _in_first_review(state, c)
+    actor = await _staff_actor(state, c, Role.FIRST_REVIEWER)
+    async with session_of(state, actor) as s:
+        await review_service.claim_review(s, actor, deal_id=c.deal, stage=ReviewStage.FIRST)
+        await s.commit()
+
+
+async def _in_second_review(state: AppState, c: Setup) -> None:
+    """The deal past its first review (the first reviewer approved it), and bank A's second
+    reviewer."""
+    await _in_first_review(state, c)
+    actor = await _staff_actor(state, c, Role.FIRST_REVIEWER)
+    async with session_of(state, actor) as s:
+        await review_service.decide_first_review(
+            s, actor, deal_id=c.deal, decision=ReviewDecision.APPROVE, notes="Order confirmed"
+        )
+        await s.commit()
+    async with open_session(state.sessions, PLATFORM_SCOPE) as s:
+        await tenant_service.create_user(
+            s,
+            SEEDER,
+            email=STAFF_EMAILS[Role.SECOND_REVIEWER],
+            display_name="Second reviewer",
+            roles=[Role.SECOND_REVIEWER.value],
+            tenant_id=c.world.a.id,
+            password=PASSWORD,
+        )
+        await s.commit()
+
+
+def _first_review_held(now_held: bool) -> Effect:
+    """The deal's open first review was held by nobody and now is (``now_held``), or the
+    other way round."""
+
+    def check(c: Setup, before: dict[str, Any], after: dict[str, Any]) -> bool:
+        key = (str(c.deal), "FIRST", 1)
+        (was, was_decided), (now, now_decided) = (
+            before["deal_reviews.held"][key],
+            after["deal_reviews.held"][key],
+        )
+        open_ = was_decided is None and now_decided is None
+        return open_ and (was is None, now is None) == (now_held, not now_held)
+
+    return check
 
 
 CONSUMER_TERMS = {
@@ -758,6 +875,60 @@ MATRIX = {
             party=SELLER,
             refusal=("FORBIDDEN", "only the applicant or the app the application came through"),
         ),
+        # Reviews: bank A's reviewers take, give back and decide the reviews of Setup's deal,
+        # submitted and in review; each needs its stage's scope.
+        Entry(
+            "claimReview",
+            Scope.REVIEWS_FIRST,
+            "ClaimReviewInput",
+            "deal",
+            lambda c: {"dealId": global_id("Deal", c.deal), "stage": "FIRST"},
+            _first_review_held(True),
+            funder=True,
+            staff=Role.FIRST_REVIEWER,
+            prepare=_in_first_review,
+        ),
+        Entry(
+            "releaseReview",
+            Scope.REVIEWS_FIRST,
+            "ReleaseReviewInput",
+            "deal",
+            lambda c: {"dealId": global_id("Deal", c.deal), "stage": "FIRST"},
+            _first_review_held(False),
+            funder=True,
+            staff=Role.FIRST_REVIEWER,
+            prepare=_claimed_first_review,
+        ),
+        Entry(
+            "decideFirstReview",
+            Scope.REVIEWS_FIRST,
+            "DecideFirstReviewInput",
+            "deal",
+            lambda c: {
+                "dealId": global_id("Deal", c.deal),
+                "decision": "APPROVE",
+                "notes": "Order confirmed by the buyer",
+            },
+            _status("deals", lambda c: c.deal, "FIRST_REVIEW", "SECOND_REVIEW"),
+            funder=True,
+            staff=Role.FIRST_REVIEWER,
+            prepare=_in_first_review,
+        ),
+        Entry(
+            "decideSecondReview",
+            Scope.REVIEWS_SECOND,
+            "DecideSecondReviewInput",
+            "deal",
+            lambda c: {
+                "dealId": global_id("Deal", c.deal),
+                "decision": "APPROVE",
+                "notes": "Approved as requested",
+            },
+            _status("deals", lambda c: c.deal, "SECOND_REVIEW", "APPROVED"),
+            funder=True,
+            staff=Role.SECOND_REVIEWER,
+            prepare=_in_second_review,
+        ),
     ]
 }
 ENTRIES = list(MATRIX.values())
@@ -794,6 +965,7 @@ async def test_token_without_the_scope_is_refused(
     client: httpx.AsyncClient, app_state: AppState, owner_engine: AsyncEngine, entry: Entry
 ) -> None:
     c = await set_up(app_state)
+    await entry.ready(app_state, c)
     # Every other scope the principal can hold (for the operator platform:admin included):
     # none stands in for this one.
     without = set(entry.available - {entry.scope.value})
@@ -814,6 +986,7 @@ async def test_token_with_the_scope_is_allowed(
     client: httpx.AsyncClient, app_state: AppState, owner_engine: AsyncEngine, entry: Entry
 ) -> None:
     c = await set_up(app_state)
+    await entry.ready(app_state, c)
     token = await entry.token(client, c, entry.sufficient)
     before = await snapshot(owner_engine, app_state)
     response = await entry.call(client, token, c)
