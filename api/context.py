@@ -38,8 +38,8 @@ from domain.parties import repository as parties
 from domain.persistence.scope import DbScope, PrincipalCheck, principal_verdict
 from domain.persistence.unit_of_work import unit_of_work as uow
 from domain.products import repository as products
-from domain.risk import repository as risk
 from domain.reviews import repository as reviews
+from domain.risk import repository as risk
 from tenants import repository as tenancy
 from tenants.tokens import Principal
 

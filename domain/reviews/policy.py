@@ -54,9 +54,9 @@ OUTCOMES: Final[Mapping[tuple[ReviewStage, ReviewDecision], DealStatus]] = {
 
 #: The same bound as a timeline entry's note, which carries them.
 MAX_NOTES: Final[int] = 500
-#: How long a second review's approval stands unless the deal is signed. Products carry no
-#: validity window of their own yet; every approval takes this one, and ``expires_at`` keeps
-#: the instant it gave, so a later per-product window changes no approval already made.
+#: How long a second review's approval stands unless the deal is signed, when nothing says
+#: otherwise; an approval takes its product version's window (``approval_validity_days``,
+#: 30 by default), and ``expires_at`` keeps the instant it gave.
 APPROVAL_VALIDITY: Final[timedelta] = timedelta(days=30)
 #: Decimal places a stored rate keeps (``NUMERIC(10, 8)``).
 RATE_PLACES: Final[int] = 8

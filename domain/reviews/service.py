@@ -21,7 +21,7 @@ import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Concatenate, Literal, ParamSpec, TypeVar
 
@@ -274,9 +274,11 @@ async def _decide(
     notes: str,
     decided_by: uuid.UUID | None,
     terms: policy.ApprovedTerms | None = None,
+    validity: timedelta = policy.APPROVAL_VALIDITY,
 ) -> ReviewOutcome:
     """Record ``decision`` on ``review``, move the deal, release its collateral when it has
-    ended, open the second review after a first approval, and write the timeline."""
+    ended, open the second review after a first approval (an approval stands for
+    ``validity``), and write the timeline."""
     stage = review.stage
     source = deal.status
     target = policy.outcome(stage, decision)
@@ -303,7 +305,7 @@ async def _decide(
             review.approved_amount_minor = terms.amount.amount_minor
             review.approved_currency = terms.amount.currency
             review.approved_rate = terms.rate
-            review.expires_at = now + policy.APPROVAL_VALIDITY
+            review.expires_at = now + validity
             details.update(
                 approved_amount=terms.amount.to_decimal_string(),
                 approved_rate=str(terms.rate),
@@ -395,18 +397,21 @@ async def decide_second_review(
     """Decide a deal's second review (scope reviews:second; not by whoever held or decided its
     first review: FOUR_EYES). APPROVE makes it APPROVED on the approved terms (see
     ``policy.approved_terms``: by default the amount requested and the product version's
-    rate), which stand for ``policy.APPROVAL_VALIDITY``; REJECT ends it as REJECTED and
+    rate), which stand for the product version's approval window (its
+    ``approval_validity_days``); REJECT ends it as REJECTED and
     releases its collateral; RETURN sends it back to the applicant. ``amount`` and ``rate``
     are for an approval only (INVALID otherwise)."""
     user_id, clean, deal, review = await _decision_by(
         session, actor, ReviewStage.SECOND, deal_id, notes
     )
     terms: policy.ApprovedTerms | None = None
+    validity = policy.APPROVAL_VALIDITY
     if decision is ReviewDecision.APPROVE:
         pinned = await deals_repository.product_of(session, deal)
         if pinned is None:  # pragma: no cover - the funder sees its product versions
             raise _not_found("product", "productId")
         version = pinned[1]
+        validity = timedelta(days=version.approval_validity_days)
         terms = policy.approved_terms(
             requested=deal.amount,
             min_amount=Money(version.min_amount_minor, version.currency),
@@ -425,6 +430,7 @@ async def decide_second_review(
         notes=clean,
         decided_by=user_id,
         terms=terms,
+        validity=validity,
     )
 
 
