@@ -318,11 +318,13 @@ ORDERS = (
     ("HX-PO-1021", "1200000.00", 120, True),
 )
 #: Receipts the bonded warehouse issues to Golden Grain: number, goods, quantity, unit price.
+#: Number, goods, tonnes, declared price a tonne, exchange commodity code (the price feed
+#: quotes soybeans and corn; wheat and rapeseed are left to a funder's own prices).
 RECEIPTS = (
-    ("BLW-WR-0101", "Soybeans, grade 2", "1200", "4300.00"),
-    ("BLW-WR-0102", "Yellow corn", "2000", "2650.00"),
-    ("BLW-WR-0103", "Wheat, grade 1", "800", "2900.00"),
-    ("BLW-WR-0104", "Rapeseed, grade 1", "600", "5200.00"),
+    ("BLW-WR-0101", "Soybeans, grade 2", "1200", "4300.00", "A"),
+    ("BLW-WR-0102", "Yellow corn", "2000", "2650.00", "C"),
+    ("BLW-WR-0103", "Wheat, grade 1", "800", "2900.00", "WH"),
+    ("BLW-WR-0104", "Rapeseed, grade 1", "600", "5200.00", "RS"),
 )
 
 
@@ -428,7 +430,7 @@ async def _seed_supply_chain(session: AsyncSession) -> bool:
             agent=party_service.Agent(organization_id=warehouse_user.organization_id),
             party=party_service.Party(organization_id=cargo.id),
         )
-    for number, goods, quantity, price in RECEIPTS:
+    for number, goods, quantity, price, code in RECEIPTS:
         if number in have_receipts:
             continue
         await collateral_service.issue_warehouse_receipt(
@@ -441,6 +443,7 @@ async def _seed_supply_chain(session: AsyncSession) -> bool:
             unit="t",
             location="Bonded zone, shed 3",
             unit_price=Money.parse(price, "CNY"),
+            commodity_code=code,
         )
         created = True
     await session.flush()
@@ -593,6 +596,14 @@ async def _seed_deals(session: AsyncSession, cipher: PersonalDataCipher) -> bool
             consent=consent if spec.consent else None,
             purchase_order_id=orders[spec.order] if spec.order else None,
             warehouse_receipt_ids=[receipts[spec.receipt]] if spec.receipt else [],
+            # A consumer applicant declares an income and completes the identity provider's
+            # face capture, so the demo's risk checks have what they need.
+            monthly_income=Money.parse("18000.00", "CNY")
+            if spec.line is ProductLine.CONSUMER_CREDIT
+            else None,
+            liveness_session=f"demo-liveness-{spec.funder}-{len(spec.purpose)}"
+            if spec.line is ProductLine.CONSUMER_CREDIT
+            else None,
         )
         deal_id = outcome.deal.id
         if spec.ending in (Ending.SUBMITTED, Ending.SUBMITTED_THEN_WITHDRAWN):
