@@ -37,6 +37,9 @@ def create_engine(
         max_overflow=pool_size,
         pool_timeout=pool_timeout,
         pool_pre_ping=False,  # a ping per checkout is a round trip per request
+        # A failed statement's message (logged, and raised to whoever handles it) names the
+        # SQL only: its parameters may be personal data (a resident ID's ciphertext, a name).
+        hide_parameters=True,
     )
 
 
