@@ -608,9 +608,12 @@ class FpdfContractRenderer(ContractRenderer):
     default the Noto Sans SC and Noto Serif SC of the ``pylopdf-fonts-zh-cn`` package."""
 
     def __init__(self, sans: Path | None = None, serif: Path | None = None) -> None:
-        default_sans, default_serif = (None, None) if sans and serif else _bundled_fonts()
-        self._sans = Path(sans or default_sans)  # type: ignore[arg-type]
-        self._serif = Path(serif or default_serif)  # type: ignore[arg-type]
+        if sans is None or serif is None:
+            bundled_sans, bundled_serif = _bundled_fonts()
+            sans = sans or bundled_sans
+            serif = serif or bundled_serif
+        self._sans = Path(sans)
+        self._serif = Path(serif)
 
     def render(self, terms: ContractTerms) -> RenderedContract:
         """The contract for ``terms`` as PDF bytes with their SHA-256 and page count."""
@@ -702,12 +705,12 @@ _NO_LINE_START: Final[frozenset[str]] = frozenset("，。、；：！？）》�
 
 
 def wrap_chinese(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
-    """Break ``text`` into lines no wider than ``width`` (``measure`` gives a string's width).
+    """Break ``text`` into lines of at most ``width`` (``measure`` gives a string's width).
 
     Between any two Chinese characters a line may break, but never inside a run of Latin
     letters, digits and their punctuation (``100,000.00``, ``0.05%``, ``2026-01-15``), and a
-    closing punctuation mark never starts a line. A run wider than a whole line is broken
-    where it must."""
+    closing punctuation mark never starts a line: it hangs past the end of the line before
+    (into the margin) instead. A run wider than a whole line is cut where it must be."""
     lines: list[str] = []
     current = ""
     for piece in _UNBREAKABLE.findall(text):
@@ -719,12 +722,14 @@ def wrap_chinese(text: str, width: float, measure: Callable[[str], float]) -> li
         else:
             lines.append(current.rstrip(" "))
             current = "" if piece == " " else piece
-        while measure(current) > width and len(current) > 1:
-            cut = len(current) - 1
-            while cut > 1 and measure(current[:cut]) > width:
-                cut -= 1
-            lines.append(current[:cut])
-            current = current[cut:]
+        # Only a run that stands alone on its line is cut; hanging punctuation may overhang.
+        if current == piece:
+            while measure(current) > width and len(current) > 1:
+                cut = len(current) - 1
+                while cut > 1 and measure(current[:cut]) > width:
+                    cut -= 1
+                lines.append(current[:cut])
+                current = current[cut:]
     if current.strip():
         lines.append(current.rstrip(" "))
     return lines
