@@ -288,6 +288,8 @@ def _term_text(terms: ContractTerms) -> tuple[str, str]:
 
 def _schedule_table(terms: ContractTerms) -> _Table:
     zh_currency, en_currency = _currency_names(terms.currency)
+    # 人民币元 names the yuan; other currencies' Chinese names already are units (美元, 日元).
+    unit = "人民币元" if terms.currency == "CNY" else zh_currency
     rows = tuple(
         (
             str(number),
@@ -311,7 +313,7 @@ def _schedule_table(terms: ContractTerms) -> _Table:
         rows=(*rows, total_row),
         widths=(22, 34, 38, 38, 38),
         align=("CENTER", "CENTER", "RIGHT", "RIGHT", "RIGHT"),
-        note=f"金额单位：{zh_currency}元 / Amounts in {en_currency}",
+        note=f"金额单位：{unit} / Amounts in {en_currency}",
     )
 
 

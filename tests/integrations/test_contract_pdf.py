@@ -364,6 +364,27 @@ def test_a_long_schedule_runs_over_more_pages(renderer: FpdfContractRenderer) ->
     assert f"共 {rendered.pages} 页" in text
 
 
+def test_a_usd_contract_names_its_currency(renderer: FpdfContractRenderer) -> None:
+    def usd(money: Money) -> Money:
+        return Money(money.amount_minor, "USD")
+
+    terms = consumer_terms()
+    dollars = replace(
+        terms,
+        amount=usd(terms.amount),
+        origination_fee=usd(terms.origination_fee),
+        schedule=tuple(
+            ScheduleLine(line.due_date, usd(line.principal), usd(line.interest), usd(line.total))
+            for line in terms.schedule
+        ),
+    )
+    text = flat(text_of(renderer.render(dollars).pdf))
+    assert "借款金额为美元 100,000.00。" in text  # capital numerals are for CNY only
+    assert "USD 100,000.00" in text
+    assert "金额单位：美元 / Amounts in USD" in text
+    assert "人民币" not in text
+
+
 def test_a_character_without_a_glyph_is_refused(renderer: FpdfContractRenderer) -> None:
     terms = replace(
         consumer_terms(), parties=ContractParties(ContractParty("张三\U0001f600", "1"), FUNDER)
