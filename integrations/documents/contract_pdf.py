@@ -635,12 +635,13 @@ class FpdfContractRenderer(ContractRenderer):
         pdf.set_auto_page_break(auto=True, margin=20)
         pdf.add_page()
         _draw(pdf, terms, contract)
+        # After output(): the last page's footer is drawn when the document is closed.
+        data = bytes(pdf.output())
         missing = sorted({chr(code) for font in pdf.fonts.values() for code in _missing(font)})
         if missing:
             raise UnrenderableTerms(
                 "the contract fonts have no glyph for " + ", ".join(repr(c) for c in missing)
             )
-        data = bytes(pdf.output())
         return RenderedContract.of(data, pdf.pages_count)
 
 

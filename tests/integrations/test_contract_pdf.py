@@ -391,6 +391,9 @@ def test_a_character_without_a_glyph_is_refused(renderer: FpdfContractRenderer) 
     )
     with pytest.raises(UnrenderableTerms, match="glyph"):
         renderer.render(terms)
+    # Nor in the contract number, printed under the title and in every page's footer.
+    with pytest.raises(UnrenderableTerms, match="glyph"):
+        renderer.render(replace(consumer_terms(), contract_number="LG-\U0001f600"))
 
 
 # -- wording --------------------------------------------------------------------------------------
