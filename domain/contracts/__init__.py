@@ -1,0 +1,1 @@
+"""Loan contracts: the approved terms a contract is written from, and rendering them."""
