@@ -140,7 +140,7 @@ class SandboxServer:
         return env
 
     @property
-    def payouts(self) -> payments.PayoutRail:
+    def payouts(self) -> payments.SandboxRail:
         """The payment rail sandbox's own record of payouts and callback deliveries."""
         return payments.rail_of(self._server.config.app)
 

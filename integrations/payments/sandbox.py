@@ -22,7 +22,7 @@ happened to it since; no second payout, no second settlement), with another body
 ``IDEMPOTENCY_KEY_REUSED``. It holds under concurrency: the look-up and the creation happen
 with nothing awaited between them.
 
-What the rail did is kept in :class:`PayoutRail` (``payouts()``, ``wait_done()``), reachable
+What the rail did is kept in :class:`SandboxRail` (``payouts()``, ``wait_done()``), reachable
 from the served app with :func:`rail_of`.
 """
 
@@ -57,8 +57,8 @@ from integrations.provider import (
 __all__ = [
     "OUTCOMES",
     "CallbackAttempt",
-    "PayoutRail",
     "SandboxPayout",
+    "SandboxRail",
     "create_app",
     "outcome_of",
     "rail_of",
@@ -160,8 +160,8 @@ def _text(data: dict[str, Any], name: str, where: str, longest: int = 200) -> st
     return value
 
 
-def _validated(data: Any) -> tuple[Money, dict[str, str], str, str]:
-    """The amount, beneficiary, reference and callback URL of a payout request."""
+def _validated(data: Any) -> tuple[Money, str, str, str]:
+    """The amount, beneficiary's name, reference and callback URL of a payout request."""
     if not isinstance(data, dict):
         raise _Invalid(400, "INVALID_REQUEST", "the body must be an object")
     amount = data.get("amount")
@@ -190,10 +190,10 @@ def _validated(data: Any) -> tuple[Money, dict[str, str], str, str]:
     callback_url = _text(data, "callback_url", "", 2000)
     if not callback_url.startswith(("http://", "https://")):
         raise _Invalid(400, "INVALID_REQUEST", "callback_url must be an http(s) URL")
-    return money, {"name": name}, reference, callback_url
+    return money, name, reference, callback_url
 
 
-class PayoutRail:
+class SandboxRail:
     """The sandbox rail's payouts and callbacks. Requests are served on the server's event
     loop; the record may be read from any thread."""
 
@@ -253,10 +253,10 @@ class PayoutRail:
                     )
                 return Reply(202, existing.answer)
             try:
-                money, beneficiary, reference, callback_url = _validated(call.data)
+                money, name, reference, callback_url = _validated(call.data)
             except _Invalid as refusal:
                 return refusal.reply
-            outcome = outcome_of(beneficiary["name"])
+            outcome = outcome_of(name)
             if outcome == "UNAVAILABLE":
                 return Reply.unavailable()
             payout_id = f"PO-{uuid.uuid4().hex[:20].upper()}"
@@ -268,7 +268,7 @@ class PayoutRail:
                 fingerprint=fingerprint,
                 reference=reference,
                 amount=money,
-                beneficiary_name=beneficiary["name"],
+                beneficiary_name=name,
                 callback_url=callback_url,
                 outcome=outcome,
                 created_at=datetime.now(UTC),
@@ -384,12 +384,12 @@ class PayoutRail:
                 return
 
 
-def create_app(provider: SandboxProvider, rail: PayoutRail | None = None) -> Starlette:
+def create_app(provider: SandboxProvider, rail: SandboxRail | None = None) -> Starlette:
     """The rail's routes behind ``provider``'s checks; ``rail`` (a fresh one, with a new
     callback secret and the provider's latency, by default) is kept as the app's
     ``state.payout_rail``."""
     if rail is None:
-        rail = PayoutRail(callback_secret=secrets.token_hex(32), latency=provider.latency)
+        rail = SandboxRail(callback_secret=secrets.token_hex(32), latency=provider.latency)
     app = Starlette(
         routes=[
             Route("/v1/payouts", provider.endpoint(rail.create), methods=["POST"]),
@@ -400,17 +400,17 @@ def create_app(provider: SandboxProvider, rail: PayoutRail | None = None) -> Sta
     return app
 
 
-def rail_of(app: object) -> PayoutRail:
-    """The :class:`PayoutRail` of ``app``, or of the app mounted in it that serves one."""
+def rail_of(app: object) -> SandboxRail:
+    """The :class:`SandboxRail` of ``app``, or of the app mounted in it that serves one."""
     if not isinstance(app, Starlette):
         raise LookupError("not a Starlette app")
     rail = getattr(app.state, "payout_rail", None)
-    if isinstance(rail, PayoutRail):
+    if isinstance(rail, SandboxRail):
         return rail
     for route in app.routes:
         inner = getattr(route, "app", None)
         if isinstance(inner, Starlette):
             rail = getattr(inner.state, "payout_rail", None)
-            if isinstance(rail, PayoutRail):
+            if isinstance(rail, SandboxRail):
                 return rail
     raise LookupError("no payment rail sandbox in this app")
