@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from domain.payments.ports import (
     KIND,
     BeneficiaryRejected,
@@ -20,8 +22,10 @@ from domain.payments.ports import (
 )
 from integrations.answers import Fields, Malformed
 from integrations.http import Answer, ProviderClient
+from integrations.signing import Credentials
+from lendgraph.settings import ConfigurationError, Settings, env_name, in_words
 
-__all__ = ["HttpPayoutRail", "read_acceptance", "read_state"]
+__all__ = ["HttpPayoutRail", "payout_rail", "read_acceptance", "read_state"]
 
 #: The rail's refusal codes that have an error type of their own.
 _REFUSALS: dict[str, type[RequestRejected]] = {
@@ -133,3 +137,32 @@ class HttpPayoutRail(ProviderClient):
                 status=exc.status,
                 code=exc.code,
             ) from None
+
+
+def payout_rail(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> HttpPayoutRail:
+    """The payment rail client named by ``settings`` (``LENDGRAPH_PAYMENTS_URL``, ``_KEY_ID``,
+    ``_SECRET``). Raises :class:`~lendgraph.settings.ConfigurationError` naming what is
+    missing, or a plain-HTTP URL in production. Close it with ``aclose()``."""
+    parts = ("url", "key_id", "secret")
+    missing = [
+        env_name(f"payments_{part}")
+        for part in parts
+        if getattr(settings, f"payments_{part}") in (None, "")
+    ]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        raise ConfigurationError(f"{in_words(missing)} {verb} required for the payment rail")
+    url, key_id, secret = settings.payments_url, settings.payments_key_id, settings.payments_secret
+    assert url is not None and key_id is not None and secret is not None
+    if settings.environment == "production" and not url.startswith("https://"):
+        raise ConfigurationError(
+            f"{env_name('payments_url')} must be an https:// URL in production"
+        )
+    return HttpPayoutRail(
+        url,
+        Credentials(key_id, secret.get_secret_value().encode()),
+        timeout=settings.provider_timeout_seconds,
+        transport=transport,
+    )

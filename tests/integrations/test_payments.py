@@ -50,10 +50,10 @@ from integrations.payments.callbacks import (
     sign_callback,
     verify_callback,
 )
-from integrations.payments.client import HttpPayoutRail
+from integrations.payments.client import HttpPayoutRail, payout_rail
 from integrations.sandboxes import SandboxServer
 from integrations.signing import Credentials, HeaderLines, RequestView, sign_request
-from lendgraph.settings import ConfigurationError, load_settings
+from lendgraph.settings import ConfigurationError, Settings, load_settings
 from tests.integrations.conftest import HANG_SECONDS, SHORT_TIMEOUT, sandbox_settings
 
 KIND = ProviderKind.PAYMENT_RAIL
@@ -162,14 +162,7 @@ def receiver() -> Iterator[CallbackReceiver]:
 def _rail(sandbox: SandboxServer, **overrides: object) -> HttpPayoutRail:
     """The client configured from the settings the sandbox's environment gives, as a
     deployment reads them."""
-    settings = sandbox_settings(sandbox, **overrides)
-    assert settings.payments_url is not None and settings.payments_key_id is not None
-    assert settings.payments_secret is not None
-    return HttpPayoutRail(
-        settings.payments_url,
-        Credentials(settings.payments_key_id, settings.payments_secret.get_secret_value().encode()),
-        timeout=settings.provider_timeout_seconds,
-    )
+    return payout_rail(sandbox_settings(sandbox, **overrides))
 
 
 @pytest.fixture
@@ -398,9 +391,9 @@ async def test_an_unanswered_callback_is_retried(
     events = [verified(d, callback_secret) for d in attempts]
     assert len({e.event_id for e in events}) == 1
     assert len({d.body for d in attempts}) == 1
-    # Each attempt is signed afresh, after a longer wait than the one before.
-    assert attempts[0].at < attempts[1].at < attempts[2].at
-    assert attempts[2].at - attempts[1].at > attempts[1].at - attempts[0].at
+    # Each attempt after the backoff: at least 0.2 s, then at least 0.4 s.
+    assert attempts[1].at - attempts[0].at >= 0.2
+    assert attempts[2].at - attempts[1].at >= 0.4
     await done(sandbox, accepted.payout_id)
     (record,) = sandbox.payouts.payouts(request.reference)
     assert [(a.attempt, a.status) for a in record.attempts] == [(1, 500), (2, 503), (3, 200)]
@@ -512,6 +505,20 @@ async def test_a_callback_cannot_be_read_with_another_secret(
     assert changed != delivered.body
     with pytest.raises(BadSignature):
         verify_callback(delivered.headers, changed, callback_secret, now=datetime.now(UTC))
+
+
+def test_missing_payment_settings_are_named() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        payout_rail(Settings(environment="test", payments_url="http://127.0.0.1:1"))
+    assert str(caught.value) == (
+        "LENDGRAPH_PAYMENTS_KEY_ID and LENDGRAPH_PAYMENTS_SECRET are required for the payment rail"
+    )
+
+
+def test_production_pays_over_https_only(sandbox: SandboxServer) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        payout_rail(sandbox_settings(sandbox, environment="production"))
+    assert str(caught.value) == "LENDGRAPH_PAYMENTS_URL must be an https:// URL in production"
 
 
 def test_payment_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
