@@ -39,6 +39,7 @@ from domain.risk.ports import (
 )
 
 __all__ = [
+    "KIND",
     "AnswerNotAuthentic",
     "Beneficiary",
     "BeneficiaryRejected",
@@ -59,6 +60,7 @@ __all__ = [
     "RequestRejected",
 ]
 
+#: The kind every payment rail error carries.
 KIND = ProviderKind.PAYMENT_RAIL
 
 

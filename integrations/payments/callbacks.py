@@ -156,6 +156,8 @@ def verify_callback(
     received, before any parsing) checks out against ``secret`` and its timestamp is within
     ``tolerance`` of ``now`` either way. Raises :class:`BadSignature`,
     :class:`StaleTimestamp` or :class:`Malformed` (all :class:`CallbackRefused`)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
     if len(raw_body) > MAX_CALLBACK_BYTES:
         raise Malformed(f"callback larger than {MAX_CALLBACK_BYTES} bytes")
     lines = _lines(headers)

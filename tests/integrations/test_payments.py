@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -42,7 +43,9 @@ from domain.payments.ports import (
     ProviderUnavailable,
     RequestRejected,
 )
+from integrations.answers import Malformed as AnswerMalformed
 from integrations.http import SignedJsonClient
+from integrations.payments import sandbox as payments_sandbox
 from integrations.payments.callbacks import (
     BadSignature,
     Malformed,
@@ -50,7 +53,8 @@ from integrations.payments.callbacks import (
     sign_callback,
     verify_callback,
 )
-from integrations.payments.client import HttpPayoutRail, payout_rail
+from integrations.payments.client import HttpPayoutRail, payout_rail, read_acceptance, read_state
+from integrations.provider import SandboxLog, SandboxProvider
 from integrations.sandboxes import SandboxServer
 from integrations.signing import Credentials, HeaderLines, RequestView, sign_request
 from lendgraph.settings import ConfigurationError, Settings, load_settings
@@ -682,3 +686,84 @@ def test_an_authentic_callback_that_breaks_the_format(event: object, event_id: s
     headers, body = _signed(event, event_id=event_id)
     with pytest.raises(Malformed):
         verify_callback(headers, body, SECRET, now=SIGNED_AT)
+
+
+# -- two merchants on one rail, and the answer readers -------------------------------------------
+
+
+async def test_merchants_are_apart(receiver: CallbackReceiver) -> None:
+    # One rail serving two merchant keys, in process (the protocol checks all the same).
+    first = Credentials("merchant-a", b"a" * 32)
+    second = Credentials("merchant-b", b"b" * 32)
+    provider = SandboxProvider(
+        KIND.value, {"merchant-a": first, "merchant-b": second}, log=SandboxLog()
+    )
+    app = payments_sandbox.create_app(provider)
+    record = payments_sandbox.rail_of(app)
+    transport = httpx.ASGITransport(app=app)
+    a = HttpPayoutRail("http://rail.test", first, timeout=5, transport=transport)
+    b = HttpPayoutRail("http://rail.test", second, timeout=5, transport=transport)
+    try:
+        request = payout(receiver)
+        paid_by_a = await a.disburse(request)
+        # The same key is another merchant's own: another payout, not a replay or a refusal.
+        paid_by_b = await b.disburse(replace(request, amount=cny("10.00")))
+        assert paid_by_b.payout_id != paid_by_a.payout_id
+        with pytest.raises(PayoutNotFound):
+            await b.payout(paid_by_a.payout_id)
+        assert (await a.payout(paid_by_a.payout_id)).amount == Money(123456, "CNY")
+        assert [(p.key_id, p.amount) for p in record.payouts(request.reference)] == [
+            ("merchant-a", Money(123456, "CNY")),
+            ("merchant-b", Money(1000, "CNY")),
+        ]
+        await receiver.wait_for(hook_of(request), 2)
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+STATE = {
+    "payout_id": "PO-1",
+    "status": "SETTLED",
+    "reference": "loan:1:disbursement",
+    "amount": {"amount": "1234.56", "currency": "CNY"},
+    "settled_at": "2026-12-04T09:30:00+00:00",
+    "failure_reason": None,
+}
+
+
+def test_a_payout_state_is_read() -> None:
+    state = read_state(STATE, "r1", "PO-1")
+    assert (state.status, state.amount) == (PayoutStatus.SETTLED, Money(123456, "CNY"))
+    assert state.settled_at == datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
+    pending = read_state({**STATE, "status": "PENDING", "settled_at": None}, "r1", "PO-1")
+    assert (pending.status, pending.settled_at, pending.failure_reason) == (
+        PayoutStatus.PENDING,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param({**STATE, "status": "PENDING"}, id="settled-at-while-pending"),
+        pytest.param({**STATE, "settled_at": None}, id="settled-without-time"),
+        pytest.param({**STATE, "status": "FAILED", "settled_at": None}, id="failed-without-reason"),
+        pytest.param({**STATE, "failure_reason": "ACCOUNT_CLOSED"}, id="settled-with-reason"),
+        pytest.param({**STATE, "payout_id": "PO-2"}, id="another-payout"),
+        pytest.param({**STATE, "status": "REVERSED"}, id="unknown-status"),
+        pytest.param({**STATE, "amount": "1234.56"}, id="amount-not-money"),
+    ],
+)
+def test_a_payout_state_that_breaks_the_format(answer: dict[str, object]) -> None:
+    with pytest.raises(AnswerMalformed):
+        read_state(answer, "r1", "PO-1")
+
+
+def test_an_acceptance_for_another_reference_is_refused(receiver: CallbackReceiver) -> None:
+    request = payout(receiver)
+    answer = {"payout_id": "PO-1", "status": "PENDING", "reference": request.reference}
+    assert read_acceptance(answer, "r1", request).payout_id == "PO-1"
+    with pytest.raises(AnswerMalformed):
+        read_acceptance({**answer, "reference": "loan:other"}, "r1", request)
