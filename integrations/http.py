@@ -42,6 +42,9 @@ __all__ = ["Answer", "SignedJsonClient"]
 #: Larger answers are not read (a report is a few kilobytes).
 MAX_ANSWER_BYTES: Final = 1024 * 1024
 _JSON: Final = "application/json"
+#: Answers that carry a result: 200, and 202 for a request accepted to be carried out later
+#: (a payout, settled afterwards).
+_ANSWERED: Final = frozenset({200, 202})
 
 
 @functools.cache
@@ -142,7 +145,7 @@ class SignedJsonClient:
                 status=status,
                 code=code,
             )
-        if status != 200:
+        if status not in _ANSWERED:
             raise MalformedAnswer(
                 f"unexpected status {status}", kind=self.kind, request_id=request_id
             )

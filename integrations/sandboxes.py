@@ -24,6 +24,7 @@ from starlette.routing import Mount
 from domain.risk.ports import ProviderKind
 from integrations.bureau import sandbox as bureau
 from integrations.identity import sandbox as identity
+from integrations.payments import sandbox as payments
 from integrations.provider import SandboxLog, SandboxProvider
 from integrations.signing import Credentials
 from integrations.valuation import sandbox as valuation
@@ -34,17 +35,20 @@ PREFIXES: Final[Mapping[ProviderKind, str]] = {
     ProviderKind.CREDIT_BUREAU: "/bureau",
     ProviderKind.IDENTITY: "/identity",
     ProviderKind.PRICE_FEED: "/prices",
+    ProviderKind.PAYMENT_RAIL: "/payments",
 }
 _APPS = {
     ProviderKind.CREDIT_BUREAU: bureau.create_app,
     ProviderKind.IDENTITY: identity.create_app,
     ProviderKind.PRICE_FEED: valuation.create_app,
+    ProviderKind.PAYMENT_RAIL: payments.create_app,
 }
 #: The settings that point a deployment at each kind (see ``lendgraph.settings``).
 SETTING_PREFIXES: Final[Mapping[ProviderKind, str]] = {
     ProviderKind.CREDIT_BUREAU: "LENDGRAPH_BUREAU",
     ProviderKind.IDENTITY: "LENDGRAPH_IDENTITY",
     ProviderKind.PRICE_FEED: "LENDGRAPH_PRICE_FEED",
+    ProviderKind.PAYMENT_RAIL: "LENDGRAPH_PAYMENTS",
 }
 
 
@@ -131,7 +135,14 @@ class SandboxServer:
             env[f"{prefix}_URL"] = self.url(kind)
             env[f"{prefix}_KEY_ID"] = self.credentials[kind].key_id
             env[f"{prefix}_SECRET"] = self.credentials[kind].secret.decode()
+        # The secret the payment rail signs its callbacks with (its own, as a real rail's).
+        env["LENDGRAPH_PAYMENTS_CALLBACK_SECRET"] = self.payouts.callback_secret
         return env
+
+    @property
+    def payouts(self) -> payments.SandboxRail:
+        """The payment rail sandbox's own record of payouts and callback deliveries."""
+        return payments.rail_of(self._server.config.app)
 
     def start(self, timeout: float = 10.0) -> Self:
         """Bind a free port and serve; returns once the server accepts connections."""

@@ -158,6 +158,31 @@ class Settings(BaseSettings):
     price_feed_secret: SecretStr | None = Field(
         default=None, description="Secret (32+ characters) shared with the price feed"
     )
+    payments_url: str | None = Field(
+        default=None, description="Payment rail API base URL (dev: the loopback sandbox)"
+    )
+    payments_key_id: str | None = Field(
+        default=None, description="Key ID lendgraph signs payment rail requests with"
+    )
+    payments_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret (32+ characters) shared with the payment rail under that key ID",
+    )
+    payments_callback_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret (32+ characters) the payment rail signs its settlement callbacks with",
+    )
+
+    @field_validator("payments_url")
+    @classmethod
+    def _payments_url(cls, value: str | None) -> str | None:
+        return Settings._http_url(value)
+
+    @field_validator("payments_secret", "payments_callback_secret")
+    @classmethod
+    def _payments_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return Settings._long_secret(value)
+
     provider_timeout_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -55,6 +55,7 @@ class ProviderKind(StrEnum):
     CREDIT_BUREAU = "CREDIT_BUREAU"
     IDENTITY = "IDENTITY"
     PRICE_FEED = "PRICE_FEED"
+    PAYMENT_RAIL = "PAYMENT_RAIL"
 
 
 # -- errors -------------------------------------------------------------------------------------
