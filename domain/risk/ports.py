@@ -55,6 +55,9 @@ class ProviderKind(StrEnum):
     CREDIT_BUREAU = "CREDIT_BUREAU"
     IDENTITY = "IDENTITY"
     PRICE_FEED = "PRICE_FEED"
+    #: Not a risk provider: the e-signature service, which speaks the same signed protocol
+    #: (its port is ``domain.contracts.esign_ports``).
+    ESIGNATURE = "ESIGNATURE"
 
 
 # -- errors -------------------------------------------------------------------------------------
