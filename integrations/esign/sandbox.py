@@ -270,7 +270,9 @@ class ESignSandbox:
         reference = _text(data, "reference", "envelope")
 
         envelope_id = f"EV-{uuid.uuid4().hex[:16].upper()}"
-        base = str(call.request.base_url).rstrip("/")
+        # Where this service is mounted (the request's root path), on the host it was called at.
+        pages = call.request.url.replace(path=call.request.scope.get("root_path", ""), query="")
+        base = str(pages).rstrip("/")
         read: list[_Signer] = []
         refused: list[str] = []
         for i, item in enumerate(signers):
