@@ -187,6 +187,9 @@ def verify_callback(
         raise StaleTimestamp(f"signed {age} ago, more than {tolerance}", age=age)
     if -age > tolerance:
         raise StaleTimestamp(f"signed {-age} in the future, more than {tolerance}", age=age)
+    expires = result.parameters.get("expires")
+    if type(expires) is int and datetime.datetime.fromtimestamp(expires, datetime.UTC) < now:
+        raise StaleTimestamp("the signature has expired", age=age)
     if (lines.get("content-type") or "").split(";")[0].strip() != _JSON:
         raise MalformedCallback("the body is not JSON")
     try:
