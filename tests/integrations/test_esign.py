@@ -741,7 +741,9 @@ def test_an_envelope_knows_whose_turn_it_is() -> None:
     assert "content" not in repr(CONTRACT)
 
 
-def test_missing_esign_settings_are_named() -> None:
+def test_missing_esign_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    for part in ("URL", "KEY_ID", "SECRET"):
+        monkeypatch.delenv(f"LENDGRAPH_ESIGN_{part}", raising=False)
     settings = Settings(environment="test", esign_url="http://127.0.0.1:1")
     with pytest.raises(ConfigurationError) as caught:
         esignature_from_settings(settings)
