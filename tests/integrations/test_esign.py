@@ -43,7 +43,7 @@ from domain.contracts.esign_ports import (
     SignerRole,
     SignerStatus,
 )
-from domain.risk.ports import ProviderKind
+from domain.risk.ports import ProviderKind, RequestRejected
 from integrations.esign.callbacks import (
     BadSignature,
     MalformedCallback,
@@ -52,6 +52,7 @@ from integrations.esign.callbacks import (
     verify_callback,
 )
 from integrations.esign.client import HttpESignature, esignature_from_settings
+from integrations.http import SignedJsonClient
 from integrations.sandboxes import LoopbackServer, SandboxServer
 from integrations.signing import Credentials
 from lendgraph.settings import ConfigurationError, Settings, load_settings
@@ -692,6 +693,71 @@ async def test_a_signer_with_an_invalid_id_number_is_refused(
     assert (caught.value.status, caught.value.code) == (422, code)
     assert not caught.value.retryable
     assert not isinstance(caught.value, EnvelopeNotFound)
+
+
+def _raw_envelope(inbox: str, changes: dict[str, object]) -> dict[str, object]:
+    payload: dict[str, object] = {
+        "document": {
+            "sha256": hashlib.sha256(CONTRACT.content).hexdigest(),
+            "filename": CONTRACT.filename,
+            "content_base64": base64.b64encode(CONTRACT.content).decode(),
+        },
+        "signers": [
+            {"role": "BORROWER", "name": "Zhang Min", "id_number": BORROWER_ID, "order": 1},
+            {"role": "FUNDER", "name": "Pudong", "id_number": FUNDER_CODE, "order": 2},
+        ],
+        "callback_url": inbox,
+        "reference": "deal-0054",
+    }
+    payload.update(changes)
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "code"),
+    [
+        (
+            {"document": {"sha256": "0" * 64, "filename": "x.pdf", "content_base64": "eA=="}},
+            422,
+            "DOCUMENT_HASH_MISMATCH",
+        ),
+        (
+            {
+                "signers": [
+                    {"role": "BORROWER", "name": "A", "id_number": BORROWER_ID, "order": 1},
+                    {"role": "FUNDER", "name": "B", "id_number": FUNDER_CODE, "order": 1},
+                ]
+            },
+            400,
+            "INVALID_REQUEST",
+        ),
+        ({"signers": []}, 400, "INVALID_REQUEST"),
+        ({"callback_url": "ftp://nowhere"}, 400, "INVALID_REQUEST"),
+    ],
+    ids=["document-hash", "same-order-twice", "no-signers", "callback-not-http"],
+)
+async def test_the_service_checks_what_the_client_does_not_send(
+    sandbox: SandboxServer,
+    receiver: CallbackReceiver,
+    changes: dict[str, object],
+    status: int,
+    code: str,
+) -> None:
+    # Below the port, which never sends these: the service refuses them itself.
+    raw = SignedJsonClient(
+        kind=ProviderKind.ESIGNATURE,
+        base_url=sandbox.url(ProviderKind.ESIGNATURE),
+        credentials=sandbox.credentials[ProviderKind.ESIGNATURE],
+        timeout=5.0,
+    )
+    try:
+        with pytest.raises(RequestRejected) as caught:
+            await raw.call(
+                "POST", "/v1/envelopes", payload=_raw_envelope(receiver.inbox(), changes)
+            )
+    finally:
+        await raw.aclose()
+    assert (caught.value.status, caught.value.code) == (status, code)
 
 
 async def test_no_service_listening(sandbox: SandboxServer, receiver: CallbackReceiver) -> None:
