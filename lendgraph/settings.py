@@ -183,6 +183,20 @@ class Settings(BaseSettings):
     def _payments_secret(cls, value: SecretStr | None) -> SecretStr | None:
         return Settings._long_secret(value)
 
+    esign_url: str | None = Field(
+        default=None, description="E-signature API base URL (dev: the loopback sandbox)"
+    )
+    esign_key_id: str | None = Field(
+        default=None, description="Key ID lendgraph signs e-signature requests with"
+    )
+    esign_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret (32+ characters) shared with the e-signature service under that key ID",
+    )
+    esign_callback_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret (32+ characters) the e-signature service signs its callbacks with",
+    )
     provider_timeout_seconds: float = Field(
         default=10.0,
         gt=0,
@@ -252,14 +266,20 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a postgresql:// URL, not {url.drivername}://")
         return value
 
-    @field_validator("bureau_url", "identity_url", "price_feed_url")
+    @field_validator("bureau_url", "identity_url", "price_feed_url", "esign_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("https://", "http://")):
             raise ValueError("expected an http:// or https:// URL")
         return value
 
-    @field_validator("bureau_secret", "identity_secret", "price_feed_secret")
+    @field_validator(
+        "bureau_secret",
+        "identity_secret",
+        "price_feed_secret",
+        "esign_secret",
+        "esign_callback_secret",
+    )
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().encode()) < 32:

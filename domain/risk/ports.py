@@ -56,6 +56,9 @@ class ProviderKind(StrEnum):
     IDENTITY = "IDENTITY"
     PRICE_FEED = "PRICE_FEED"
     PAYMENT_RAIL = "PAYMENT_RAIL"
+    #: Not a risk provider: the e-signature service, which speaks the same signed protocol
+    #: (its port is ``domain.contracts.esign_ports``).
+    ESIGNATURE = "ESIGNATURE"
 
 
 # -- errors -------------------------------------------------------------------------------------

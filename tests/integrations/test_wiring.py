@@ -23,7 +23,7 @@ from tests.integrations.test_bureau import CONSENT
 
 PROVIDER_VARIABLES = [
     f"LENDGRAPH_{kind}_{part}"
-    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED")
+    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED", "ESIGN")
     for part in ("URL", "KEY_ID", "SECRET")
 ]
 
