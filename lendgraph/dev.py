@@ -45,8 +45,10 @@ def start_sandboxes(latency: float) -> Any:
     environment = sandboxes.environment()
     for prefix in SETTING_PREFIXES.values():
         if not os.environ.get(f"{prefix}_URL"):
-            for part in ("URL", "KEY_ID", "SECRET"):
-                os.environ[f"{prefix}_{part}"] = environment[f"{prefix}_{part}"]
+            # The provider's URL and keys, and the secret its callbacks are signed with.
+            for name, value in environment.items():
+                if name.startswith(f"{prefix}_"):
+                    os.environ[name] = value
     log.info("sandboxes", url=sandboxes.base_url, latency_seconds=latency)
     return sandboxes
 

@@ -23,9 +23,9 @@ from tests.integrations.test_bureau import CONSENT
 
 PROVIDER_VARIABLES = [
     f"LENDGRAPH_{kind}_{part}"
-    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED", "ESIGN")
+    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED", "ESIGN", "PAYMENTS")
     for part in ("URL", "KEY_ID", "SECRET")
-]
+] + ["LENDGRAPH_ESIGN_CALLBACK_SECRET", "LENDGRAPH_PAYMENTS_CALLBACK_SECRET"]
 
 
 def test_missing_settings_are_named() -> None:
