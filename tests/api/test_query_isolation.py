@@ -1,0 +1,445 @@
+"""Isolation of the ID arguments of queries and subscriptions, and of a deal's risk data.
+
+``node`` and ``nodes`` are covered by tests/api/test_node_isolation.py, and the ID arguments
+of mutations there too. Here every other ID-typed argument of a root Query field and of a
+Subscription field (found by introspection, nested input types included) needs a row in
+``QUERY_ID_ARGS`` or ``SUBSCRIPTION_ID_ARGS``: each proves that another tenant's object
+reads like one that does not exist - the same refusal, or the same empty answer - while a
+principal entitled to it gets it. A new ID argument without a row fails
+``test_every_query_and_subscription_id_argument_has_a_refusal_case``.
+
+And every field of ``Deal`` whose name speaks of risk data or reviews (risk, bureau, credit,
+identity, valuation, assessment, review; found by introspection) is null or empty for every
+principal that reaches bank A's deal but is not bank A's (the applicant and the partner app
+through their own deal, the operator through ``node`` and its ``platformDeals``), while bank
+A's first reviewer reads them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.state import AppState
+from domain.deals import repository as deals_repository
+from domain.deals.models import DealStatus
+from domain.persistence.engine import open_session
+from domain.persistence.scope import PLATFORM_SCOPE
+from domain.products import service as product_service
+from domain.products.models import ProductLine
+from domain.reviews import service as review_service
+from domain.risk.ports import CreditFile, CreditReport
+from domain.risk.results import report_to_json
+from domain.kernel.scopes import SERVICE_ACCOUNT_SCOPES
+from lendgraph.demo import SEEDER
+from lendgraph.settings import Settings
+from tenants import service as tenant_service
+from tenants.keys import SigningKeys
+from tenants.models import ClientKind
+from tests.api.test_live_status import (
+    LiveServer,
+    change,
+    listening,
+    live_server,
+    receive,
+    send_subscribe,
+    socket_as,
+    subscribed,
+    until_listening_at_most,
+)
+from tests.collateral_support import tenant_session
+from tests.deals_support import Market, apply, consumer_deal, market, submit
+from tests.products_support import consumer_terms
+from tests.support import access_token, client_token, global_id, gql, without_cost
+
+
+@dataclass
+class Ctx:
+    """The market, bank A's consumer deal of the young borrower through the partner app (a
+    DRAFT), bank B's consumer deal of hers (a DRAFT), bank B's draft product, and a token per
+    principal."""
+
+    m: Market
+    tokens: dict[str, str]
+    ids: dict[str, uuid.UUID]
+
+    def gid(self, type_name: str, key: str) -> str:
+        return global_id(type_name, self.ids[key])
+
+
+async def _app_token(client: httpx.AsyncClient, credentials: tuple[str, str]) -> str:
+    response = await client_token(client, credentials)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+WIDE_B = ("wide-b", "wide-b-secret")
+
+
+@pytest.fixture
+async def ctx(client: httpx.AsyncClient, app_state: AppState) -> Ctx:
+    m = await market(app_state)
+    world = m.world
+    async with open_session(app_state.sessions, PLATFORM_SCOPE) as s:
+        draft = await product_service.create_product(
+            s,
+            SEEDER,
+            product_line=ProductLine.CONSUMER_CREDIT,
+            name="B hidden draft",
+            terms=consumer_terms(),
+            tenant_id=world.b.id,
+        )
+        # Bank B's own app with every scope a service account may hold (risk:read included).
+        await tenant_service.create_client(
+            s,
+            SEEDER,
+            name="wide b",
+            kind=ClientKind.SERVICE_ACCOUNT,
+            scopes=sorted(sc.value for sc in SERVICE_ACCOUNT_SCOPES),
+            tenant_id=world.b.id,
+            credentials=WIDE_B,
+        )
+        await s.commit()
+    deal_a = (
+        await apply(
+            app_state,
+            m.partner.actor(),
+            **consumer_deal(
+                m, "a", applicant_person_id=m.young.person_id, liveness_session="LS-7f3a9c"
+            ),
+        )
+    ).deal.id
+    deal_b = (await apply(app_state, m.young.actor(), **consumer_deal(m, "b"))).deal.id
+    tokens = {
+        "operator": await access_token(client, world.admin_email),
+        "admin_a": await access_token(client, world.a.admin_email, tenant=world.a.slug),
+        "admin_b": await access_token(client, world.b.admin_email, tenant=world.b.slug),
+        "reviewer_a": await access_token(client, world.a.reviewer_email, tenant=world.a.slug),
+        "reviewer_b": await access_token(client, world.b.reviewer_email, tenant=world.b.slug),
+        "svc_b": await _app_token(client, WIDE_B),
+        "applicant": await access_token(client, m.young.email),
+        "partner": await _app_token(client, m.partner.credentials),
+        "other_partner": await _app_token(client, m.other_partner.credentials),
+        "seller": await access_token(client, m.chain.seller_user.email),
+    }
+    ids = {
+        "tenant_a": world.a.id,
+        "tenant_b": world.b.id,
+        "deal_a": deal_a,
+        "deal_b": deal_b,
+        "product_b_draft": draft.product.id,
+        "product_b": m.product("b", ProductLine.CONSUMER_CREDIT),
+        "product_a": m.product("a", ProductLine.CONSUMER_CREDIT),
+    }
+    return Ctx(m=m, tokens=tokens, ids=ids)
+
+
+def _masked(body: Any, gid: str) -> str:
+    """``body`` as JSON with the UUID inside ``gid`` (and ``gid`` itself) replaced."""
+    pk = base64.b64decode(gid).decode().split(":", 1)[1]
+    return json.dumps(without_cost(body), sort_keys=True).replace(gid, "<gid>").replace(pk, "<id>")
+
+
+def _type_of(gid: str) -> str:
+    return base64.b64decode(gid).decode().split(":", 1)[0]
+
+
+# --- ID arguments of queries (over HTTP) ---------------------------------------------------
+
+QUOTE = """
+query($productId: ProductID!) {
+  quote(productId: $productId, amount: {amount: "50000.00", currency: "CNY"}, term: 12) {
+    quote { product { id } version }
+    userErrors { field code message }
+  }
+}"""
+
+PLATFORM_DEALS = """
+query($funderId: TenantID) {
+  platformDeals(first: 100, funderId: $funderId) { edges { node { id funder { id } } } }
+}"""
+
+
+def _quote_refused(body: dict[str, Any]) -> None:
+    assert "errors" not in body, body
+    payload = body["data"]["quote"]
+    assert payload["quote"] is None, body
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+        ("productId", "NOT_FOUND")
+    ], body
+
+
+def _quote_given(ctx: Ctx, gid: str, body: dict[str, Any]) -> None:
+    assert "errors" not in body, body
+    payload = body["data"]["quote"]
+    assert payload["userErrors"] == [], body
+    assert payload["quote"]["product"]["id"] == gid, body
+
+
+def _forbidden(field: str) -> Callable[[dict[str, Any]], None]:
+    def check(body: dict[str, Any]) -> None:
+        assert (body.get("data") or {}).get(field) is None, body
+        assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+            ([field], "FORBIDDEN")
+        ], body
+
+    return check
+
+
+def _bank_b_deals_only(ctx: Ctx, gid: str, body: dict[str, Any]) -> None:
+    # Bank B has one deal (the borrower's), bank A one (the partner's): only B's is listed.
+    assert "errors" not in body, body
+    edges = body["data"]["platformDeals"]["edges"]
+    assert [(e["node"]["id"], e["node"]["funder"]["id"]) for e in edges] == [
+        (ctx.gid("Deal", "deal_b"), gid)
+    ], body
+
+
+def _no_deals(body: dict[str, Any]) -> None:
+    assert without_cost(body) == {"data": {"platformDeals": {"edges": []}}}, body
+
+
+@dataclass(frozen=True)
+class QueryIdArg:
+    """An ID argument of a root query field (``path`` inside its arguments): the document
+    (its one variable named like the argument), the principals that must be refused each
+    object (``strangers``: principal and key of ``Ctx.ids``), how the refusal reads
+    (``refused``), and the principals entitled to an object and what they get (``given``).
+    A stranger's answer for the hidden object and for an unknown ID of the same type must be
+    the same but for the ID. ``unknown_for_users`` checks what an entitled principal gets for
+    an unknown ID (a refusal or an empty answer)."""
+
+    field: str
+    path: str
+    document: str
+    type_name: str
+    strangers: tuple[tuple[str, str], ...]
+    refused: Callable[[dict[str, Any]], None]
+    users: tuple[tuple[str, str], ...]
+    given: Callable[[Ctx, str, dict[str, Any]], None]
+    unknown_for_users: Callable[[dict[str, Any]], None]
+
+    @property
+    def name(self) -> str:
+        return f"{self.field}.{self.path}"
+
+    async def send(self, client: httpx.AsyncClient, token: str, gid: str) -> dict[str, Any]:
+        response = await gql(client, token, self.document, {self.path: gid})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+QUERY_ID_ARGS = [
+    QueryIdArg(
+        "quote",
+        "productId",
+        QUOTE,
+        "Product",
+        # Bank A's admin reads its own products only (no marketplace:read): bank B's offer is
+        # not there for it; bank B's draft is nobody's but bank B's.
+        strangers=(
+            ("admin_a", "product_b"),
+            ("admin_a", "product_b_draft"),
+            ("applicant", "product_b_draft"),
+            ("partner", "product_b_draft"),
+            ("reviewer_a", "product_b_draft"),
+        ),
+        refused=_quote_refused,
+        users=(("admin_b", "product_b"), ("applicant", "product_b"), ("partner", "product_b")),
+        given=_quote_given,
+        unknown_for_users=_quote_refused,
+    ),
+    QueryIdArg(
+        # The operator's view: anyone else is refused whatever funder is named.
+        "platformDeals",
+        "funderId",
+        PLATFORM_DEALS,
+        "Tenant",
+        strangers=(
+            ("admin_a", "tenant_b"),
+            ("reviewer_a", "tenant_b"),
+            ("svc_b", "tenant_b"),
+            ("applicant", "tenant_b"),
+            ("partner", "tenant_b"),
+        ),
+        refused=_forbidden("platformDeals"),
+        users=(("operator", "tenant_b"),),
+        given=_bank_b_deals_only,
+        unknown_for_users=_no_deals,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class SubscriptionIdArg:
+    """An ID argument of a subscription field: the strangers that must be refused the object
+    at subscribe time as they are refused an unknown ID, and the users that hear its
+    changes."""
+
+    field: str
+    path: str
+    type_name: str
+    key: str
+    strangers: tuple[str, ...]
+    users: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.field}.{self.path}"
+
+
+SUBSCRIPTION_ID_ARGS = [
+    SubscriptionIdArg(
+        "dealStatusChanged",
+        "dealId",
+        "Deal",
+        "deal_a",
+        # Bank B's staff and app (risk:read and every scope but platform:admin), a partner app
+        # the deal did not come through, another party.
+        strangers=("admin_b", "reviewer_b", "svc_b", "other_partner", "seller"),
+        users=("admin_a", "applicant", "partner", "operator"),
+    ),
+]
+
+ID_ARGUMENTS_QUERY = """
+fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { name } } } }
+{ __schema {
+    queryType { fields { name args { name type { ...T } } } }
+    subscriptionType { fields { name args { name type { ...T } } } }
+    types { name kind inputFields { name type { ...T } } }
+} }"""
+
+
+async def test_every_query_and_subscription_id_argument_has_a_refusal_case(
+    client: httpx.AsyncClient, ctx: Ctx
+) -> None:
+    response = await gql(client, ctx.tokens["operator"], ID_ARGUMENTS_QUERY)
+    schema = response.json()["data"]["__schema"]
+    inputs = {t["name"]: t for t in schema["types"] if t["kind"] == "INPUT_OBJECT"}
+
+    def named(t: dict[str, Any]) -> str:
+        while t.get("ofType"):
+            t = t["ofType"]
+        return str(t["name"])
+
+    def id_paths(type_name: str, prefix: str, seen: frozenset[str]) -> set[str]:
+        # The Relay ID and the typed ID scalars (DealID, TenantID, ...), inside input types too.
+        if type_name.endswith("ID"):
+            return {prefix}
+        if type_name not in inputs or type_name in seen:
+            return set()
+        out: set[str] = set()
+        for sub in inputs[type_name]["inputFields"]:
+            out |= id_paths(named(sub["type"]), f"{prefix}.{sub['name']}", seen | {type_name})
+        return out
+
+    found: set[str] = set()
+    roots = [schema["queryType"], schema["subscriptionType"]]
+    for root in roots:
+        for field in root["fields"]:
+            if field["name"] in ("node", "nodes"):  # tests/api/test_node_isolation.py
+                continue
+            for arg in field["args"]:
+                found |= {
+                    f"{field['name']}.{p}"
+                    for p in id_paths(named(arg["type"]), arg["name"], frozenset())
+                }
+    covered = {a.name for a in QUERY_ID_ARGS} | {a.name for a in SUBSCRIPTION_ID_ARGS}
+    assert "dealStatusChanged.dealId" in found, "introspection found no subscription ID"
+    assert not found - covered, f"ID arguments without a refusal case: {found - covered}"
+    assert not covered - found, f"stale cases: {covered - found}"
+
+
+@pytest.mark.parametrize("arg", QUERY_ID_ARGS, ids=lambda a: a.name)
+async def test_query_id_argument_refuses_another_tenants_object_like_an_unknown_one(
+    client: httpx.AsyncClient, ctx: Ctx, arg: QueryIdArg
+) -> None:
+    for stranger, key in arg.strangers:
+        hidden_id = ctx.gid(arg.type_name, key)
+        unknown_id = global_id(arg.type_name, uuid.uuid4())
+        hidden = await arg.send(client, ctx.tokens[stranger], hidden_id)
+        unknown = await arg.send(client, ctx.tokens[stranger], unknown_id)
+        arg.refused(hidden)
+        arg.refused(unknown)
+        assert _masked(hidden, hidden_id) == _masked(unknown, unknown_id), (stranger, key)
+
+
+@pytest.mark.parametrize("arg", QUERY_ID_ARGS, ids=lambda a: a.name)
+async def test_query_id_argument_gives_an_entitled_principal_its_object(
+    client: httpx.AsyncClient, ctx: Ctx, arg: QueryIdArg
+) -> None:
+    # The positive control: the refusals above are the caller's, not the query's.
+    for user, key in arg.users:
+        gid = ctx.gid(arg.type_name, key)
+        arg.given(ctx, gid, await arg.send(client, ctx.tokens[user], gid))
+        unknown = await arg.send(client, ctx.tokens[user], global_id(arg.type_name, uuid.uuid4()))
+        arg.unknown_for_users(unknown)
+
+
+# --- ID arguments of subscriptions (over the WebSocket) ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(settings: Settings, signing_keys: SigningKeys) -> Iterator[LiveServer]:
+    with live_server(settings, signing_keys) as server:
+        yield server
+
+
+async def _subscribe_error(live: LiveServer, token: str, field: str, variables: Any) -> Any:
+    """The error messages and codes refusing a subscription of ``field`` with ``variables``."""
+    async with socket_as(live, token) as ws:
+        await send_subscribe(ws, "s", **variables)
+        message = await receive(ws)
+        assert message["type"] == "error" and message["id"] == "s", message
+        return [(e["message"], e.get("extensions", {}).get("code")) for e in message["payload"]]
+
+
+@pytest.mark.parametrize("arg", SUBSCRIPTION_ID_ARGS, ids=lambda a: a.name)
+async def test_subscription_id_argument_refuses_another_tenants_object_like_an_unknown_one(
+    live: LiveServer, ctx: Ctx, arg: SubscriptionIdArg
+) -> None:
+    await until_listening_at_most(live, 0)
+    for stranger in arg.strangers:
+        token = ctx.tokens[stranger]
+        hidden = await _subscribe_error(
+            live, token, arg.field, {arg.path: ctx.gid(arg.type_name, arg.key)}
+        )
+        unknown = await _subscribe_error(
+            live, token, arg.field, {arg.path: global_id(arg.type_name, uuid.uuid4())}
+        )
+        assert hidden == unknown == [("no such deal", "NOT_FOUND")], stranger
+    # Refused subscriptions listen no more.
+    await until_listening_at_most(live, 0)
+    assert listening(live) == 0
+
+
+@pytest.mark.parametrize("arg", SUBSCRIPTION_ID_ARGS, ids=lambda a: a.name)
+async def test_subscription_id_argument_lets_an_entitled_principal_hear_its_object(
+    live: LiveServer, app_state: AppState, ctx: Ctx, arg: SubscriptionIdArg
+) -> None:
+    await until_listening_at_most(live, 0)
+    gid = ctx.gid(arg.type_name, arg.key)
+    async with AsyncExitStack() as stack:
+        sockets = []
+        for user in arg.users:
+            ws = await stack.enter_async_context(socket_as(live, ctx.tokens[user]))
+            await subscribed(live, ws, user, **{arg.path: gid})
+            sockets.append((user, ws))
+        # The partner app submits bank A's deal: every entitled subscriber hears it.
+        outcome, errors = await submit(app_state, ctx.m.partner.actor(), ctx.ids["deal_a"])
+        assert outcome is not None, errors
+        for user, ws in sockets:
+            heard = await change(ws, user)
+            assert (heard["deal"]["id"], heard["status"]) == (gid, "SUBMITTED"), user
