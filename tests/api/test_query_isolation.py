@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.state import AppState
 from domain.deals import repository as deals_repository
 from domain.deals.models import DealStatus
+from domain.kernel.scopes import SERVICE_ACCOUNT_SCOPES
 from domain.persistence.engine import open_session
 from domain.persistence.scope import PLATFORM_SCOPE
 from domain.products import service as product_service
@@ -41,7 +42,6 @@ from domain.products.models import ProductLine
 from domain.reviews import service as review_service
 from domain.risk.ports import CreditFile, CreditReport
 from domain.risk.results import report_to_json
-from domain.kernel.scopes import SERVICE_ACCOUNT_SCOPES
 from lendgraph.demo import SEEDER
 from lendgraph.settings import Settings
 from tenants import service as tenant_service
@@ -56,6 +56,7 @@ from tests.api.test_live_status import (
     send_subscribe,
     socket_as,
     subscribed,
+    until_listening,
     until_listening_at_most,
 )
 from tests.collateral_support import tenant_session
@@ -443,3 +444,231 @@ async def test_subscription_id_argument_lets_an_entitled_principal_hear_its_obje
         for user, ws in sockets:
             heard = await change(ws, user)
             assert (heard["deal"]["id"], heard["status"]) == (gid, "SUBMITTED"), user
+
+
+# --- a deal's risk data and reviews --------------------------------------------------------
+
+#: Names of the Deal fields that carry risk data or the funder's reviews.
+RISK_FIELD = re.compile(r"risk|bureau|credit|identity|valuation|assessment|review", re.I)
+SCORE = 731
+
+
+async def _deal_a_in_first_review(app_state: AppState, owner_engine: AsyncEngine, ctx: Ctx) -> None:
+    """Bank A's deal submitted by the partner app (its risk checks are queued with the
+    submission), moved to FIRST_REVIEW by hand with its first review opened (intake's step),
+    and the bureau's report on the applicant written as a finished call."""
+    deal_id = ctx.ids["deal_a"]
+    outcome, errors = await submit(app_state, ctx.m.partner.actor(), deal_id)
+    assert outcome is not None, errors
+    async with tenant_session(app_state, ctx.m.world.a.id) as s:
+        deal = await deals_repository.deal(s, deal_id, for_update=True)
+        assert deal is not None
+        deal.status = DealStatus.FIRST_REVIEW
+        await s.flush()
+        await review_service.open_first_review(s, deal)
+        await s.commit()
+    report = CreditReport(
+        report_id="RPT-Q1",
+        request_id="req-q1",
+        generated_at=datetime(2026, 12, 4, 9, 30, tzinfo=UTC),
+        file=CreditFile.FULL,
+        score=SCORE,
+        score_model="bureau-v5",
+    )
+    async with owner_engine.begin() as conn:
+        kinds = (
+            await conn.execute(
+                text("select kind::text from integration_calls where deal_id = :d order by kind"),
+                {"d": deal_id},
+            )
+        ).scalars()
+        # A person's consumer deal: the bureau and the identity verifier.
+        assert list(kinds) == ["BUREAU", "IDENTITY"]
+        updated = await conn.execute(
+            text(
+                "update integration_calls set state = 'SUCCEEDED', attempts = 1,"
+                " result = cast(:r as jsonb), finished_at = now()"
+                " where deal_id = :d and kind = 'BUREAU'"
+            ),
+            {"r": json.dumps(report_to_json(report)), "d": deal_id},
+        )
+        assert updated.rowcount == 1
+
+
+async def _risk_fields(client: httpx.AsyncClient, ctx: Ctx) -> dict[str, bool]:
+    """The Deal fields carrying risk data or reviews, each with whether it is a list."""
+    query = """
+    { __type(name: "Deal") { fields { name type { kind name ofType { kind name ofType {
+        kind name ofType { kind name } } } } } } }"""
+    response = await gql(client, ctx.tokens["operator"], query)
+    fields = response.json()["data"]["__type"]["fields"]
+    out = {}
+    for f in fields:
+        if RISK_FIELD.search(f["name"]):
+            t = f["type"]
+            out[f["name"]] = (t["ofType"] if t["kind"] == "NON_NULL" else t)["kind"] == "LIST"
+    return out
+
+
+def _fragment(fields: dict[str, bool]) -> str:
+    # __typename is enough to tell null or empty from something given.
+    return "fragment R on Deal { id " + " ".join(f"{f} {{ __typename }}" for f in fields) + " }"
+
+
+def _empty(fields: dict[str, bool]) -> dict[str, Any]:
+    return {f: [] if is_list else None for f, is_list in fields.items()}
+
+
+async def _reached(
+    client: httpx.AsyncClient, ctx: Ctx, token: str, fields: dict[str, bool], path: str
+) -> list[dict[str, Any]]:
+    """Bank A's deal as ``token`` reads it along ``path`` (node, myDeals, platformDeals,
+    deals, reviewQueue): the deal's answers, none when the path does not show it."""
+    gid = ctx.gid("Deal", "deal_a")
+    documents = {
+        "node": "query($id: ID!) { node(id: $id) { ...R } }",
+        "myDeals": "{ myDeals(first: 20) { edges { node { ...R } } } }",
+        "platformDeals": "{ platformDeals(first: 20) { edges { node { ...R } } } }",
+        "deals": "{ deals(first: 20) { edges { node { ...R } } } }",
+        "reviewQueue": "{ reviewQueue(stage: FIRST, first: 20) { edges { deal { ...R } } } }",
+    }
+    response = await gql(client, token, documents[path] + _fragment(fields), {"id": gid})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    data = body["data"][path]
+    if path == "node":
+        found = [] if data is None else [data]
+    else:
+        found = [e.get("node") or e.get("deal") for e in data["edges"]]
+    return [d for d in found if d is not None and d["id"] == gid]
+
+
+#: Who reaches bank A's deal, along which paths, without being bank A's.
+OUTSIDERS: dict[str, tuple[str, ...]] = {
+    "applicant": ("node", "myDeals"),
+    "partner": ("node", "myDeals"),
+    "operator": ("node", "platformDeals"),
+}
+#: Bank B's principals, risk:read included: bank A's deal is along none of their paths.
+BANK_B: dict[str, tuple[str, ...]] = {
+    "admin_b": ("node", "deals"),
+    "reviewer_b": ("node", "deals", "reviewQueue"),
+    "svc_b": ("node", "deals"),
+}
+
+
+async def test_risk_and_review_fields_are_empty_for_everyone_but_the_funders_staff(
+    client: httpx.AsyncClient, app_state: AppState, owner_engine: AsyncEngine, ctx: Ctx
+) -> None:
+    await _deal_a_in_first_review(app_state, owner_engine, ctx)
+    fields = await _risk_fields(client, ctx)
+    expected = {
+        "riskChecks",
+        "creditReport",
+        "identityVerification",
+        "collateralValuation",
+        "riskAssessment",
+        "reviews",
+    }
+    assert expected <= fields.keys(), fields
+    gid = ctx.gid("Deal", "deal_a")
+    empty = {"id": gid, **_empty(fields)}
+    for who, paths in OUTSIDERS.items():
+        for path in paths:
+            seen = await _reached(client, ctx, ctx.tokens[who], fields, path)
+            # Reached, so the nulls are the fields' refusal.
+            assert seen == [empty], (who, path)
+    for who, paths in BANK_B.items():
+        for path in paths:
+            assert await _reached(client, ctx, ctx.tokens[who], fields, path) == [], (who, path)
+
+
+async def test_the_funders_first_reviewer_reads_the_risk_data_and_its_admin_the_reviews(
+    client: httpx.AsyncClient, app_state: AppState, owner_engine: AsyncEngine, ctx: Ctx
+) -> None:
+    # The positive control of the test above, along the same paths' kind.
+    await _deal_a_in_first_review(app_state, owner_engine, ctx)
+    fields = await _risk_fields(client, ctx)
+    query = """
+    query($id: ID!) { node(id: $id) { ... on Deal {
+      riskChecks { kind state } creditReport { score } reviews { stage round decision }
+      identityVerification { verified } collateralValuation { __typename }
+      riskAssessment { __typename }
+    } } }"""
+    variables = {"id": ctx.gid("Deal", "deal_a")}
+    body = (await gql(client, ctx.tokens["reviewer_a"], query, variables)).json()
+    assert "errors" not in body, body
+    assert body["data"]["node"] == {
+        "riskChecks": [
+            {"kind": "BUREAU", "state": "SUCCEEDED"},
+            {"kind": "IDENTITY", "state": "PENDING"},
+        ],
+        "creditReport": {"score": SCORE},
+        "reviews": [{"stage": "FIRST", "round": 1, "decision": None}],
+        # Not answered yet (identity), not a pledge (valuation), not assessed.
+        "identityVerification": None,
+        "collateralValuation": None,
+        "riskAssessment": None,
+    }
+    for path in ("deals", "reviewQueue"):
+        [seen] = await _reached(client, ctx, ctx.tokens["reviewer_a"], fields, path)
+        assert seen["riskChecks"] == [{"__typename": "RiskCheck"}] * 2, path
+        assert seen["creditReport"] == {"__typename": "CreditReport"}, path
+        assert seen["reviews"] == [{"__typename": "DealReview"}], path
+    # Bank A's admin holds deals:read, not risk:read: the reviews, and no risk data.
+    [seen] = await _reached(client, ctx, ctx.tokens["admin_a"], fields, "node")
+    assert seen == {
+        **_empty(fields),
+        "id": variables["id"],
+        "reviews": [{"__typename": "DealReview"}],
+    }
+
+
+RISK_SUBSCRIPTION = """
+subscription($dealId: DealID) {
+  dealStatusChanged(dealId: $dealId) {
+    status
+    deal {
+      id riskChecks { kind state } creditReport { score } identityVerification { verified }
+      collateralValuation { __typename } riskAssessment { __typename } reviews { stage }
+    }
+  }
+}"""
+
+
+async def test_the_subscriptions_deal_shows_risk_data_to_the_funders_reviewer_only(
+    live: LiveServer, app_state: AppState, ctx: Ctx
+) -> None:
+    # Each change carries the deal read afresh: through the same field rules as node.
+    await until_listening_at_most(live, 0)
+    gid = ctx.gid("Deal", "deal_a")
+    users = ("reviewer_a", "admin_a", "applicant", "partner", "operator")
+    async with AsyncExitStack() as stack:
+        sockets = []
+        for n, user in enumerate(users):
+            ws = await stack.enter_async_context(socket_as(live, ctx.tokens[user]))
+            payload = {"query": RISK_SUBSCRIPTION, "variables": {"dealId": gid}}
+            await ws.send(json.dumps({"id": user, "type": "subscribe", "payload": payload}))
+            await until_listening(live, n + 1)
+            sockets.append((user, ws))
+        outcome, errors = await submit(app_state, ctx.m.partner.actor(), ctx.ids["deal_a"])
+        assert outcome is not None, errors
+        heard = {user: await change(ws, user) for user, ws in sockets}
+    nothing: dict[str, Any] = {
+        "id": gid,
+        "riskChecks": [],
+        "creditReport": None,
+        "identityVerification": None,
+        "collateralValuation": None,
+        "riskAssessment": None,
+        "reviews": [],
+    }
+    # Submitted with its checks queued; no review opened yet.
+    checks = [{"kind": "BUREAU", "state": "PENDING"}, {"kind": "IDENTITY", "state": "PENDING"}]
+    assert heard["reviewer_a"] == {
+        "status": "SUBMITTED",
+        "deal": {**nothing, "riskChecks": checks},
+    }
+    for user in users[1:]:
+        assert heard[user] == {"status": "SUBMITTED", "deal": nothing}, user
