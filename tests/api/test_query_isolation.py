@@ -750,3 +750,34 @@ async def test_the_review_notes_reach_no_one_outside_the_funder(
         # The decision is on the timeline (the status moved), its notes are not.
         assert [e["action"] for e in deal["timeline"]][-1] == "deal.pass_first_review"
         assert REVIEW_NOTES not in answer, (who, path)
+
+
+async def test_the_reviewer_is_named_to_the_funder_only(
+    client: httpx.AsyncClient, app_state: AppState, owner_engine: AsyncEngine, ctx: Ctx
+) -> None:
+    # The timeline says a person of the funder decided; who, only the funder's staff (and the
+    # operator, who sees every user) are told.
+    await _reviewed(client, app_state, owner_engine, ctx)
+    query = """
+    query($id: ID!) { node(id: $id) { ... on Deal {
+      timeline { action actorKind actorUser { email } }
+    } } }"""
+    variables = {"id": ctx.gid("Deal", "deal_a")}
+    reviewer = ctx.m.world.a.reviewer_email
+
+    async def decided_by(who: str) -> tuple[dict[str, Any], str]:
+        response = await gql(client, ctx.tokens[who], query, variables)
+        body = response.json()
+        assert "errors" not in body, body
+        [entry] = [
+            e for e in body["data"]["node"]["timeline"] if e["action"] == "deal.pass_first_review"
+        ]
+        return entry, response.text
+
+    for who in ("admin_a", "operator"):
+        entry, _ = await decided_by(who)
+        assert entry["actorUser"] == {"email": reviewer}, who
+    for who in ("applicant", "partner"):
+        entry, answer = await decided_by(who)
+        assert entry["actorUser"] is None, who
+        assert reviewer not in answer, who
