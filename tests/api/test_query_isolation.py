@@ -12,7 +12,10 @@ And every field of ``Deal`` whose name speaks of risk data or reviews (risk, bur
 identity, valuation, assessment, review; found by introspection) is null or empty for every
 principal that reaches bank A's deal but is not bank A's (the applicant and the partner app
 through their own deal, the operator through ``node`` and its ``platformDeals``), while bank
-A's first reviewer reads them."""
+A's first reviewer reads them; bank B's principals (risk:read included) reach it along no
+path. The same holds for the deal each subscription change carries. A first reviewer's
+notes and name stay with the funder too, the timeline included (the notes do not yet:
+``TIMELINE_NOTES_LEAK``)."""
 
 from __future__ import annotations
 
