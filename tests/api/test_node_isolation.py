@@ -6,7 +6,8 @@ The table ``CASES`` holds, for every Node type, an object some principal must no
 principal that does see it (so a test that answered null for everything would fail). A Node
 type added to the schema without a row here fails ``test_every_node_type_has_an_isolation_case``;
 an ID-taking mutation argument without a row in ``ID_ARGS`` fails
-``test_every_id_argument_has_a_refusal_case``."""
+``test_every_id_argument_has_a_refusal_case``. The ID arguments of the other query fields and
+of subscriptions, and a deal's risk data and reviews, are in tests/api/test_query_isolation.py."""
 
 from __future__ import annotations
 

@@ -7,12 +7,18 @@ party's (deciding a purchase order, issuing or cancelling a warehouse receipt) b
 organization's users, and no scope - ``platform:admin`` included - stands in for being that
 party.
 
+Reads: each Node type by ID needs its read scope, and each root query field (found by
+introspection) is refused - FORBIDDEN, no data - to a token holding every scope but one it
+needs (``QUERY_SCOPES``). Subscriptions are refused without deals:read at subscribe time
+(tests/api/test_live_status.py).
+
 Tokens carry exactly the scopes a test names: a password grant through the console client
 narrows the token to the requested ``scope``."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -42,6 +48,7 @@ from domain.reviews.models import ReviewDecision, ReviewStage
 from lendgraph.demo import SEEDER
 from tenants import service as tenant_service
 from tenants.models import ClientKind
+from tests.api.test_auth_everywhere import call, refusal_code, root_calls
 from tests.collateral_support import (
     Chain,
     OrgUser,
@@ -1148,3 +1155,78 @@ async def test_party_node_needs_its_read_scope(
     with_scope = await user_token(client, email, {scope.value})
     response = await gql(client, with_scope, query, {"id": gid})
     assert without_cost(response.json()) == {"data": {"node": {"id": gid}}}
+
+
+# --- reads: each root query field needs its scopes ------------------------------------------
+
+#: Root query fields any token may call (tests/api/test_auth_everywhere.py): who it is,
+#: objects by ID (each type's read rule decides, above) and the public calendar entries.
+OPEN_QUERY_FIELDS = frozenset({"viewer", "node", "nodes", "calendarDays"})
+SCOPE_REFUSAL = re.compile(r"^Requires the (.+) scope$")
+
+
+def _scope_refusal(response: httpx.Response, field: str) -> tuple[str, ...] | None:
+    """The scopes (any one of which would do) named by the FORBIDDEN refusal of ``field``
+    for want of a scope, with no data; None when the field was not refused for a scope."""
+    code = refusal_code(response, field)
+    if code != "FORBIDDEN":
+        return None
+    found = SCOPE_REFUSAL.match(response.json()["errors"][0]["message"])
+    return None if found is None else tuple(found.group(1).split(" or "))
+
+
+#: What each root query field needs, in the order its permissions are checked: every group
+#: of alternatives (any one scope of a group will do). A review queue needs its stage's scope.
+QUERY_SCOPES: dict[str, list[tuple[str, ...]]] = {
+    "products": [("products:read",)],
+    "marketplace": [("marketplace:read",)],
+    "quote": [("marketplace:read", "products:read")],
+    "myPurchaseOrders": [("collateral:read",)],
+    "myWarehouseReceipts": [("collateral:read",)],
+    "deals": [("deals:read",)],
+    "myDeals": [("deals:read",)],
+    "platformDeals": [("platform:admin",), ("deals:read",)],
+    "commodityPrices": [("products:read",)],
+    "reviewQueue(FIRST)": [("reviews:first",)],
+    "reviewQueue(SECOND)": [("reviews:second",)],
+}
+
+
+async def test_every_root_query_field_needs_each_of_its_scopes(
+    client: httpx.AsyncClient, app_state: AppState
+) -> None:
+    # The scopes a field needs are found by asking: the operator's token narrowed to
+    # viewer:read is refused naming a scope; granted it, the next refusal names the next one
+    # (platformDeals needs platform:admin and deals:read), until the field answers. A field
+    # added to the schema without its row in QUERY_SCOPES fails here. Then a token with
+    # every scope but one group is refused naming that group, without data.
+    world = await seed_world(app_state)
+    calls = []
+    for field, document, variables, uploads in await root_calls(client):
+        if not document.startswith("query") or field in OPEN_QUERY_FIELDS:
+            continue
+        if "stage" in variables:
+            for stage in ("FIRST", "SECOND"):
+                calls.append((f"{field}({stage})", field, document, {**variables, "stage": stage}))
+        else:
+            assert not uploads, field
+            calls.append((field, field, document, variables))
+    needed: dict[str, list[tuple[str, ...]]] = {}
+    for label, field, document, variables in calls:
+        granted = {Scope.VIEWER_READ.value}
+        groups: list[tuple[str, ...]] = []
+        while True:
+            token = await scoped_token(client, world, granted)
+            group = _scope_refusal(await call(client, token, document, variables, []), field)
+            if group is None:
+                break  # answered (or refused by the use case, not for a scope)
+            assert group not in groups, (label, group)
+            groups.append(group)
+            granted.add(group[0])
+        needed[label] = groups
+    assert needed == QUERY_SCOPES
+    for label, field, document, variables in calls:
+        for group in needed[label]:
+            token = await scoped_token(client, world, set(ALL_SCOPES - set(group)))
+            refused = _scope_refusal(await call(client, token, document, variables, []), field)
+            assert refused == group, (label, group)
