@@ -35,7 +35,8 @@ class DecideFirstReviewInput:
         description="APPROVE (on to the second review), REJECT or RETURN."
     )
     notes: str = strawberry.field(
-        description="Why (required, at most 500 characters); the second reviewer reads them."
+        description="Why (required, at most 500 characters); the second reviewer reads them. "
+        "They stay the funder's, except a RETURN's, which the applicant reads on the timeline."
     )
     idempotency_key: str | None = strawberry.field(
         default=None, description=IDEMPOTENCY_KEY_DESCRIPTION
@@ -51,7 +52,10 @@ class DecideSecondReviewInput:
     decision: ReviewDecision = strawberry.field(  # type: ignore[valid-type]
         description="APPROVE, REJECT or RETURN."
     )
-    notes: str = strawberry.field(description="Why (required, at most 500 characters).")
+    notes: str = strawberry.field(
+        description="Why (required, at most 500 characters). They stay the funder's, except a "
+        "RETURN's, which the applicant reads on the timeline."
+    )
     amount: MoneyInput | None = strawberry.field(
         default=None,
         description="The amount approved (APPROVE only): at most the amount requested and at "

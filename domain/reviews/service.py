@@ -337,7 +337,10 @@ async def _decide(
         deal,
         _ACTIONS[(stage, decision)],
         from_status=source,
-        note=notes,
+        # The timeline is read by the applicant's side too: a reviewer's notes are the
+        # funder's (``Deal.reviews``), except a RETURN's, which tell the applicant what to
+        # amend before resubmitting.
+        note=notes if decision is ReviewDecision.RETURN else None,
         **details,
     )
     return ReviewOutcome(deal=deal, review=review, opened=opened)
