@@ -808,7 +808,7 @@ async def test_another_tenant_neither_reads_nor_posts_to_the_ledger(
             )
         assert caught.value.code is ErrorCode.NOT_FOUND
     # Below the service, as the application role in B's scope: rows of A are refused.
-    forged = [
+    forged: list[tuple[str, dict[str, object]]] = [
         (
             "insert into ledger_accounts (tenant_id, id, code, loan_id, currency, normal_side)"
             " values (:a, gen_random_uuid(), 'SUSPENSE', null, 'USD', 'CREDIT')",
@@ -819,16 +819,16 @@ async def test_another_tenant_neither_reads_nor_posts_to_the_ledger(
     ]
     for sql, params in forged:
         async with scoped(app_state, b) as s:
-            with pytest.raises(DBAPIError) as caught:
+            with pytest.raises(DBAPIError) as refused:
                 await s.execute(text(sql), params)
-        assert "row-level security" in str(caught.value), sql
+        assert "row-level security" in str(refused.value), sql
     # B posting in its own ledger, to A's account by ID: the account is not B's.
     async with scoped(app_state, b) as s:
-        with pytest.raises(DBAPIError) as caught:
+        with pytest.raises(DBAPIError) as refused:
             await write_entry(
                 s, b, [(ids[K.FEE_INCOME], "CNY", 1), (ids[K.SETTLEMENT_CASH], "CNY", -1)]
             )
-    assert violation_of(caught.value) == Violation("23503", "fk_journal_lines_account")
+    assert violation_of(refused.value) == Violation("23503", "fk_journal_lines_account")
     async with owner_engine.connect() as conn:
         rows = (
             await conn.execute(text("select tenant_id, count(*) from journal_entries group by 1"))
