@@ -43,6 +43,10 @@ TABLES: dict[str, frozenset[str]] = {
             "risk_assessments",
             # Append-only (0015): a new price is a new row.
             "commodity_prices",
+            # The ledger (0017): a correction is a reversing entry, never a change.
+            "ledger_accounts",
+            "journal_entries",
+            "journal_lines",
         )
     },
 }

@@ -462,7 +462,45 @@ async def populated_world(state: AppState, owner: AsyncEngine) -> World:
         if "commodity_prices" in tables:
             for tenant in (world.a.id, world.b.id):
                 await conn.execute(text(INSERT_COMMODITY_PRICE), commodity_price_row(tenant))
+        if "journal_lines" in tables:
+            for tenant in (world.a.id, world.b.id):
+                await _seed_ledger(conn, tenant)
     return world
+
+
+INSERT_LEDGER_ACCOUNT = (
+    "insert into ledger_accounts (tenant_id, id, code, loan_id, currency, normal_side)"
+    " values (:t, :id, :code, :loan, 'CNY', 'DEBIT')"
+)
+INSERT_JOURNAL_ENTRY = (
+    "insert into journal_entries (tenant_id, id, cause, idempotency_reference, value_date)"
+    " values (:t, :id, 'DISBURSEMENT', :ref, current_date)"
+)
+INSERT_JOURNAL_LINE = (
+    "insert into journal_lines (tenant_id, entry_id, line_no, account_id, currency,"
+    " amount_minor) values (:t, :e, :n, :a, 'CNY', :m)"
+)
+
+
+async def _seed_ledger(conn: AsyncConnection, tenant: uuid.UUID) -> None:
+    """A tenant's settlement account, one loan's principal account and a balanced
+    disbursement between them (the entry and its lines in one transaction, as the ledger
+    requires)."""
+    cash, principal, entry = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for account, code, loan in (
+        (cash, "SETTLEMENT_CASH", None),
+        (principal, "PRINCIPAL_RECEIVABLE", uuid.uuid4()),
+    ):
+        await conn.execute(
+            text(INSERT_LEDGER_ACCOUNT), {"t": tenant, "id": account, "code": code, "loan": loan}
+        )
+    await conn.execute(
+        text(INSERT_JOURNAL_ENTRY), {"t": tenant, "id": entry, "ref": f"seed-{entry}"}
+    )
+    for n, account, minor in ((1, principal, 100000), (2, cash, -100000)):
+        await conn.execute(
+            text(INSERT_JOURNAL_LINE), {"t": tenant, "e": entry, "n": n, "a": account, "m": minor}
+        )
 
 
 INSERT_COMMODITY_PRICE = (
@@ -986,6 +1024,27 @@ def _insert_builders(
     def commodity_price(t: uuid.UUID | None) -> tuple[str, dict]:
         return INSERT_COMMODITY_PRICE, commodity_price_row(t)
 
+    def ledger_account(t: uuid.UUID | None) -> tuple[str, dict]:
+        return (
+            INSERT_LEDGER_ACCOUNT,
+            {"t": t, "id": uuid.uuid4(), "code": "FEE_RECEIVABLE", "loan": uuid.uuid4()},
+        )
+
+    def journal_entry(t: uuid.UUID | None) -> tuple[str, dict]:
+        # Refused (or rolled back) before commit, where an entry without lines would be.
+        return INSERT_JOURNAL_ENTRY, {"t": t, "id": uuid.uuid4(), "ref": secrets.token_hex(8)}
+
+    def journal_line(t: uuid.UUID | None) -> tuple[str, dict]:
+        # A line is written in its entry's transaction: the entry comes with it.
+        return (
+            "with e as (insert into journal_entries (tenant_id, id, cause,"
+            " idempotency_reference, value_date) values (:t, :id, 'FEE', :ref, current_date)"
+            " returning tenant_id, id)"
+            " insert into journal_lines (tenant_id, entry_id, line_no, account_id, currency,"
+            " amount_minor) select e.tenant_id, e.id, 1, :a, 'CNY', 100 from e",
+            {"t": t, "id": uuid.uuid4(), "ref": secrets.token_hex(8), "a": refs["b_cash"]},
+        )
+
     def tenant_customer(t: uuid.UUID | None) -> tuple[str, dict]:
         return (
             "insert into tenant_customers (tenant_id, id, person_id, granted_by)"
@@ -1011,6 +1070,9 @@ def _insert_builders(
         "deal_reviews": deal_review,
         "risk_assessments": risk_assessment,
         "commodity_prices": commodity_price,
+        "ledger_accounts": ledger_account,
+        "journal_entries": journal_entry,
+        "journal_lines": journal_line,
     }
 
 
@@ -1080,6 +1142,12 @@ async def test_inserting_for_another_tenant_is_refused(app_state, owner_engine, 
                         "receipts": receipts,
                     },
                 )
+    if "ledger_accounts" in tables:
+        refs["b_cash"] = await _scalar(
+            owner_engine,
+            "select id from ledger_accounts where tenant_id = :b and code = 'SETTLEMENT_CASH'",
+            b=b,
+        )
     builders = _insert_builders(world, refs)
     # A new insertable tenant table needs a row builder here, or it would go unchecked.
     missing = set(insertable) - set(builders)
