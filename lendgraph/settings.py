@@ -431,10 +431,14 @@ COMMANDS: dict[str, CommandSettings] = {
             "cost_restore_rate",
             "ws_principal_recheck_seconds",
             "ws_max_subscriptions",
+            "broker_url",
             *_LOGS,
         ),
         needs=(
             *_APP_DATABASE_NEEDS,
+            # The jobs its units of work send after commit (integration calls, the relay's
+            # doorbell): without a broker they would go to an in-process queue no worker reads.
+            in_production("broker_url"),
             in_production("jwt_private_jwks"),
             in_production("jwt_active_kid"),
             in_production("data_key"),

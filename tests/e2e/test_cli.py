@@ -485,11 +485,12 @@ def test_an_unexpected_failure_is_logged_as_error_with_traceback(
                 "LENDGRAPH_PORT",
                 "LENDGRAPH_SERVE_WORKERS",
                 "LENDGRAPH_ISSUER",
+                "BROKER_URL",
                 "--host",
                 "--port",
                 "--workers",
             ],
-            ["BROKER_URL"],
+            ["LENDGRAPH_BUREAU_URL"],
         ),
         (
             "worker",

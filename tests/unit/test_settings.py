@@ -66,8 +66,8 @@ def _refusal(command: str) -> str:
     [
         (
             "serve",
-            "APP_DATABASE_URL, LENDGRAPH_JWT_PRIVATE_JWKS, LENDGRAPH_JWT_ACTIVE_KID and "
-            "LENDGRAPH_DATA_KEY are required in production",
+            "APP_DATABASE_URL, BROKER_URL, LENDGRAPH_JWT_PRIVATE_JWKS, LENDGRAPH_JWT_ACTIVE_KID "
+            "and LENDGRAPH_DATA_KEY are required in production",
         ),
         ("worker", WORKER_NEEDS),
         ("scheduler", "APP_DATABASE_URL and BROKER_URL are required in production"),
@@ -108,6 +108,7 @@ def test_serving_commands_need_only_the_app_url_and_their_secrets(
         LENDGRAPH_JWT_PRIVATE_JWKS=_jwks(),
         LENDGRAPH_JWT_ACTIVE_KID="k1",
         LENDGRAPH_DATA_KEY=DATA_KEY,
+        BROKER_URL="amqp://guest:guest@rabbit:5672/",
     )
     serve = settings_for("serve")
     assert runtime.app_url(serve).username == "lendgraph_app"
@@ -298,7 +299,7 @@ def test_a_bad_flag_value_is_one_line(
     [
         (
             ["serve"],
-            "lendgraph serve: APP_DATABASE_URL, LENDGRAPH_JWT_PRIVATE_JWKS, "
+            "lendgraph serve: APP_DATABASE_URL, BROKER_URL, LENDGRAPH_JWT_PRIVATE_JWKS, "
             "LENDGRAPH_JWT_ACTIVE_KID and LENDGRAPH_DATA_KEY are required in production",
         ),
         (
