@@ -113,6 +113,9 @@ LIST_SIZES: Final[Mapping[str, int]] = {
     "CreditReport.fraudAlerts": 5,
     "RiskAssessment.results": 8,
     "CollateralValuation.lines": MAX_RECEIPTS,
+    # One per currency the funder lends in; a line per account kind.
+    "Query.trialBalance": 3,
+    "TrialBalance.lines": 12,
     "RiskAssessment.reasons": 8,
     "Product.versions": 20,
     "PurchaseOrder.documents": 20,

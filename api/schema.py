@@ -22,6 +22,7 @@ from api.deals.subscriptions import DealSubscriptions
 from api.deals.types import DealNode
 from api.error_logging import LoggedSchema
 from api.idempotency import IdempotentAnswers
+from api.ledger.queries import LedgerQueries
 from api.limits import extensions
 from api.metrics import OperationMetrics
 from api.overload import OverloadGuard
@@ -117,6 +118,7 @@ Query = merge_types(
         DealQueries,
         CalendarQueries,
         PlatformQueries,
+        LedgerQueries,
         PriceQueries,
         ReviewQueries,
     ),

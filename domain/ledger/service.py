@@ -22,9 +22,10 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.kernel.actor import Actor
+from domain.kernel.actor import Actor, require
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money, UnknownCurrency, minor_unit_exponent
+from domain.kernel.scopes import Scope
 from domain.ledger import policy, repository
 from domain.ledger.models import (
     AccountKind,
@@ -486,3 +487,58 @@ async def unbalanced_entries(session: AsyncSession, *, tenant_id: uuid.UUID) -> 
     """The tenant's entries that do not balance (or have fewer than two lines): the check
     that the database's constraint held. Empty, always, unless it was bypassed."""
     return await repository.unbalanced_entries(session, tenant_id=tenant_id)
+
+
+async def trial_balance_of(
+    session: AsyncSession, actor: Actor, *, tenant_id: uuid.UUID | None, as_of: date | None
+) -> list[TrialBalance]:
+    """The trial balance a principal asks for (scope ledger:read): a funder's staff read
+    their own funder's (``tenant_id`` omitted or their own), the platform operator any
+    funder's it names. Another funder's, or one that does not exist, reads as no books at all
+    (row-level security agrees)."""
+    require(actor, Scope.LEDGER_READ)
+    if actor.is_platform:
+        if tenant_id is None:
+            raise DomainError(ErrorCode.REQUIRED, "name the funder whose books", "funderId")
+        return await trial_balance(session, tenant_id=tenant_id, as_of=as_of)
+    own = actor.tenant_id
+    if own is None or (tenant_id is not None and tenant_id != own):
+        return []
+    return await trial_balance(session, tenant_id=own, as_of=as_of)
+
+
+@dataclass(frozen=True, slots=True)
+class KindTotals:
+    """One account kind's debits, credits and balance summed over its accounts (every loan's
+    principal receivable together, say): a trial balance's line."""
+
+    kind: AccountKind
+    normal_side: Side
+    debits: Money
+    credits: Money
+    balance: Money
+
+
+def totals_by_kind(found: TrialBalance) -> list[KindTotals]:
+    """The trial balance's accounts summed by kind, in the chart's order; a kind none of whose
+    accounts has a line yet is left out."""
+    out = []
+    for kind in AccountKind:
+        accounts = [
+            a
+            for a in found.accounts
+            if a.kind is kind and (a.debits.amount_minor or a.credits.amount_minor)
+        ]
+        if not accounts:
+            continue
+        currency = found.currency
+        out.append(
+            KindTotals(
+                kind=kind,
+                normal_side=accounts[0].normal_side,
+                debits=Money.sum((a.debits for a in accounts), currency),
+                credits=Money.sum((a.credits for a in accounts), currency),
+                balance=Money.sum((a.balance for a in accounts), currency),
+            )
+        )
+    return out

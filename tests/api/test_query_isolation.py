@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -37,9 +37,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.state import AppState
 from domain.deals import repository as deals_repository
 from domain.deals.models import DealStatus
+from domain.kernel.money import Money
 from domain.kernel.scopes import SERVICE_ACCOUNT_SCOPES
+from domain.ledger import service as ledger
+from domain.ledger.models import AccountKind, EntryCause
+from domain.ledger.policy import AccountRef, credit, debit
 from domain.persistence.engine import open_session
-from domain.persistence.scope import PLATFORM_SCOPE
+from domain.persistence.scope import PLATFORM_SCOPE, DbScope
 from domain.products import service as product_service
 from domain.products.models import ProductLine
 from domain.reviews import service as review_service
@@ -91,6 +95,24 @@ async def _app_token(client: httpx.AsyncClient, credentials: tuple[str, str]) ->
 WIDE_B = ("wide-b", "wide-b-secret")
 
 
+async def _books_of_b(state: AppState, tenant: uuid.UUID) -> None:
+    """One entry in bank B's books: 1,000.00 from settlement cash to suspense."""
+    async with open_session(state.sessions, DbScope(tenant_id=tenant)) as s:
+        await ledger.post(
+            s,
+            tenant_id=tenant,
+            cause=EntryCause.ADJUSTMENT,
+            idempotency_reference="isolation-b",
+            value_date=date(2027, 3, 1),
+            postings=[
+                debit(AccountRef(AccountKind.SUSPENSE), Money.parse("1000.00", "CNY")),
+                credit(AccountRef(AccountKind.SETTLEMENT_CASH), Money.parse("1000.00", "CNY")),
+            ],
+            actor=SEEDER,
+        )
+        await s.commit()
+
+
 @pytest.fixture
 async def ctx(client: httpx.AsyncClient, app_state: AppState) -> Ctx:
     m = await market(app_state)
@@ -125,6 +147,7 @@ async def ctx(client: httpx.AsyncClient, app_state: AppState) -> Ctx:
         )
     ).deal.id
     deal_b = (await apply(app_state, m.young.actor(), **consumer_deal(m, "b"))).deal.id
+    await _books_of_b(app_state, world.b.id)
     tokens = {
         "operator": await access_token(client, world.admin_email),
         "admin_a": await access_token(client, world.a.admin_email, tenant=world.a.slug),
@@ -169,6 +192,11 @@ query($productId: ProductID!) {
   }
 }"""
 
+TRIAL_BALANCE = """
+query($funderId: TenantID) {
+  trialBalance(funderId: $funderId) { currency totalDebits { amount } }
+}"""
+
 PLATFORM_DEALS = """
 query($funderId: TenantID) {
   platformDeals(first: 100, funderId: $funderId) { edges { node { id funder { id } } } }
@@ -208,6 +236,16 @@ def _bank_b_deals_only(ctx: Ctx, gid: str, body: dict[str, Any]) -> None:
     assert [(e["node"]["id"], e["node"]["funder"]["id"]) for e in edges] == [
         (ctx.gid("Deal", "deal_b"), gid)
     ], body
+
+
+def _no_books(body: dict[str, Any]) -> None:
+    assert without_cost(body) == {"data": {"trialBalance": []}}, body
+
+
+def _bank_b_books(ctx: Ctx, gid: str, body: dict[str, Any]) -> None:
+    assert without_cost(body) == {
+        "data": {"trialBalance": [{"currency": "CNY", "totalDebits": {"amount": "1000.00"}}]}
+    }, body
 
 
 def _no_deals(body: dict[str, Any]) -> None:
@@ -282,6 +320,18 @@ QUERY_ID_ARGS = [
         users=(("operator", "tenant_b"),),
         given=_bank_b_deals_only,
         unknown_for_users=_no_deals,
+    ),
+    QueryIdArg(
+        # A funder's books are its own: another funder's read as none, like an unknown one.
+        "trialBalance",
+        "funderId",
+        TRIAL_BALANCE,
+        "Tenant",
+        strangers=(("admin_a", "tenant_b"),),
+        refused=_no_books,
+        users=(("admin_b", "tenant_b"), ("operator", "tenant_b")),
+        given=_bank_b_books,
+        unknown_for_users=_no_books,
     ),
 ]
 

@@ -1189,6 +1189,7 @@ QUERY_SCOPES: dict[str, list[tuple[str, ...]]] = {
     "commodityPrices": [("products:read",)],
     "reviewQueue(FIRST)": [("reviews:first",)],
     "reviewQueue(SECOND)": [("reviews:second",)],
+    "trialBalance": [("ledger:read",)],
 }
 
 
