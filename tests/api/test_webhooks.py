@@ -213,17 +213,13 @@ async def test_the_same_event_reserialised_is_a_duplicate(client, owner_engine, 
     assert (await post_payment(client, event)).json() == ACCEPTED
 
     body = json.dumps(dict(reversed(list(event.items()))), indent=2).encode()
-    response = await client.post(
-        PAYMENTS, content=body, headers=payment_headers(body, "EV-RESER")
-    )
+    response = await client.post(PAYMENTS, content=body, headers=payment_headers(body, "EV-RESER"))
 
     assert (response.status_code, response.json()) == (200, DUPLICATE)
     assert len(calls) == 1
 
 
-async def test_the_same_event_id_with_another_body_is_a_conflict(
-    client, owner_engine, monkeypatch
-):
+async def test_the_same_event_id_with_another_body_is_a_conflict(client, owner_engine, monkeypatch):
     calls: list[Any] = []
     monkeypatch.setitem(HANDLERS, SETTLED, recording(calls))
     original = settlement("EV-409")
@@ -556,9 +552,7 @@ async def test_the_sandbox_rails_duplicate_callback_is_stored_once(
                     )
                 finally:
                     await rail.aclose()
-                assert await asyncio.to_thread(
-                    sandbox.payouts.wait_done, accepted.payout_id, 15.0
-                )
+                assert await asyncio.to_thread(sandbox.payouts.wait_done, accepted.payout_id, 15.0)
         finally:
             # Its connections belong to the stopped server's loop: let them go unclosed.
             state.engine.sync_engine.dispose(close=False)
