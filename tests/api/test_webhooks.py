@@ -14,7 +14,7 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,8 @@ from domain.contracts.esign_ports import EnvelopeEvent
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money
 from domain.payments.ports import Beneficiary, PayoutEvent, PayoutRequest
+from domain.persistence.engine import open_session
+from domain.persistence.scope import NO_SCOPE, PLATFORM_SCOPE, DbScope
 from domain.webhooks.handlers import HANDLERS
 from integrations.esign.callbacks import sign_callback as sign_esign
 from integrations.payments.callbacks import sign_callback as sign_payment
@@ -382,6 +384,22 @@ async def test_an_oversized_body_is_refused_unread(client, owner_engine):
     assert await inbox(owner_engine) == []
 
 
+async def test_an_oversized_body_without_a_length_is_cut_off(client, owner_engine):
+    """Chunked, no Content-Length: reading stops once the cap is passed."""
+    event = settlement("EV-CHUNKED", padding="x" * (64 * 1024))
+    body = encode(event)
+    headers = payment_headers(body, "EV-CHUNKED")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+
+    response = await client.post(PAYMENTS, content=chunks(), headers=headers)
+
+    assert response.status_code == 413, response.text
+    assert await inbox(owner_engine) == []
+
+
 async def test_an_unknown_provider_is_not_found(client, owner_engine):
     body = encode(settlement("EV-UNKNOWN"))
     response = await client.post(
@@ -570,3 +588,24 @@ async def test_the_sandbox_rails_duplicate_callback_is_stored_once(
         ("payments", event_id, "payout.settled", "applied", True)
     ]
     assert await payload_of(owner_engine, event_id) == record.event
+
+
+# -- the inbox is the platform's --------------------------------------------------------------
+
+
+async def test_only_the_platform_scope_reads_or_changes_the_inbox(client, app_state, owner_engine):
+    assert (await post_payment(client, settlement("EV-PLATFORM"))).json() == ACCEPTED
+    change = text("update webhook_events set outcome = 'rewritten' where event_id = 'EV-PLATFORM'")
+    count = text("select count(*) from webhook_events")
+    tenant = DbScope(tenant_id=uuid.uuid4())
+    for scope in (tenant, NO_SCOPE):
+        async with open_session(app_state.sessions, scope) as session:
+            assert (await session.execute(count)).scalar_one() == 0
+            assert (await session.execute(change)).rowcount == 0
+            await session.commit()
+    # Control: the platform scope sees the row, and may record an outcome.
+    async with open_session(app_state.sessions, PLATFORM_SCOPE) as session:
+        assert (await session.execute(count)).scalar_one() == 1
+        assert (await session.execute(change)).rowcount == 1
+        await session.rollback()
+    assert [r[3] for r in await inbox(owner_engine)] == ["ignored"]
