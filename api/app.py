@@ -1,5 +1,5 @@
-"""The Starlette application: GraphQL, OAuth, health and metrics behind request-ID and bearer
-middleware."""
+"""The Starlette application: GraphQL, OAuth, provider callbacks, health and metrics behind
+request-ID and bearer middleware."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
-from api import graphiql, health, metrics, oauth, overload
+from api import graphiql, health, metrics, oauth, overload, webhooks
 from api.cost import MemoryBuckets
 from api.graphql_view import LendGraphQL
 from api.idempotency import ReplayedHeader
@@ -87,6 +87,8 @@ def create_app(
     routes = [
         *health.routes,
         *oauth.routes,
+        # Provider callbacks: signed, not bearer-authenticated (see api/webhooks.py).
+        *webhooks.routes(settings),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         *graphiql.routes(settings),
         # Every other method reaches the view, which answers all but POST with a GraphQL error.

@@ -40,6 +40,9 @@ from tenants.keys import SigningKeys, generate_key
 
 APP_ROLE = "lendgraph_app"
 ISSUER = "http://testserver"
+#: The secrets the providers sign their callbacks to the test app with (tests/api/test_webhooks.py).
+PAYMENTS_CALLBACK_SECRET = "test-payments-callback-" + "p" * 32
+ESIGN_CALLBACK_SECRET = "test-esign-callback-" + "e" * 32
 
 
 def _server_url() -> tuple[URL, object | None]:
@@ -115,6 +118,8 @@ def settings(owner_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Settin
         # A bucket no test empties unless it means to (tests/api/test_cost.py builds its own).
         cost_bucket_capacity=1e12,
         cost_restore_rate=1e12,
+        payments_callback_secret=PAYMENTS_CALLBACK_SECRET,
+        esign_callback_secret=ESIGN_CALLBACK_SECRET,
     )
 
 
@@ -168,7 +173,8 @@ TABLES = (
     "documents, receipt_claims, warehouse_receipts, purchase_orders, "
     "integration_calls, deal_events, purchase_order_claims, deals, idempotency_keys, "
     "party_agents, tenant_customers, calendar_days, deal_reviews, risk_assessments, "
-    "journal_lines, journal_entries, ledger_accounts"
+    "journal_lines, journal_entries, ledger_accounts, "
+    "webhook_events"
 )
 
 

@@ -47,6 +47,8 @@ TABLES: dict[str, frozenset[str]] = {
             "ledger_accounts",
             "journal_entries",
             "journal_lines",
+            # The inbox of provider callbacks (0018): received events are never deleted.
+            "webhook_events",
         )
     },
 }
@@ -144,6 +146,8 @@ UPDATABLE: dict[str, frozenset[str]] = {
             "finished_at",
         }
     ),
+    # What was done with a received callback (0018); what was received never changes.
+    "webhook_events": frozenset({"processed_at", "outcome"}),
     # A review's claim and decision (migration 0011); its deal, stage and round never change.
     "deal_reviews": frozenset(
         {

@@ -85,6 +85,8 @@ OWN_ROWS = {
     "party_agents": "false",
     # Nothing of the operator's calendars beyond their live (public) rows.
     "calendar_days": "false",
+    # The inbox of provider callbacks (0018) is the platform's alone.
+    "webhook_events": "false",
 }
 
 PUBLIC_ORGANIZATION_KIND_NAMES = frozenset({"CORE_ENTERPRISE", "WAREHOUSE", "PARTNER"})
@@ -465,7 +467,15 @@ async def populated_world(state: AppState, owner: AsyncEngine) -> World:
         if "journal_lines" in tables:
             for tenant in (world.a.id, world.b.id):
                 await _seed_ledger(conn, tenant)
+        if "webhook_events" in tables:
+            await conn.execute(text(INSERT_WEBHOOK_EVENT), {"e": "EV-SEEDED"})
     return world
+
+
+INSERT_WEBHOOK_EVENT = (
+    "insert into webhook_events (id, provider, event_id, event_type, body_sha256, payload)"
+    " values (gen_random_uuid(), 'payments', :e, 'payout.settled', repeat('a', 64), '{}')"
+)
 
 
 INSERT_LEDGER_ACCOUNT = (
@@ -1186,6 +1196,8 @@ async def test_tenant_cannot_create_platform_rows(app_state, owner_engine) -> No
         " (gen_random_uuid(), 'rogue@x.test', 'Rogue', 'ACTIVE')",
         "insert into calendar_days (calendar, day, working, label) values"
         " ('CN', '2027-10-08', false, 'Rogue holiday')",
+        # A forged callback event (0018): only the platform scope records provider events.
+        INSERT_WEBHOOK_EVENT.replace(":e", "'EV-FORGED'"),
     ]
     for sql in statements:
         async with app_tx(app_state.engine, platform="on") as conn:
