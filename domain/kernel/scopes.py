@@ -34,6 +34,7 @@ class Scope(StrEnum):
     RISK_READ = "risk:read"  # a deal's bureau report, identity result, valuation, scorecard
     REVIEWS_FIRST = "reviews:first"  # take and decide first reviews
     REVIEWS_SECOND = "reviews:second"  # take and decide second reviews
+    CONTRACTS_WRITE = "contracts:write"  # prepare an approved deal's contract
 
 
 class Role(StrEnum):
@@ -90,6 +91,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.CLIENTS_READ,
             Scope.PRODUCTS_READ,
             Scope.PRODUCTS_WRITE,
+            Scope.CONTRACTS_WRITE,
         }
     )
     | _COLLATERAL_FUNDER
@@ -97,7 +99,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     | _PARTIES_READ,
     Role.FIRST_REVIEWER: _FUNDER_STAFF | {Scope.RISK_READ, Scope.REVIEWS_FIRST},
     Role.SECOND_REVIEWER: _FUNDER_STAFF | {Scope.RISK_READ, Scope.REVIEWS_SECOND},
-    Role.FINANCE_OFFICER: _FUNDER_STAFF,
+    Role.FINANCE_OFFICER: _FUNDER_STAFF | {Scope.CONTRACTS_WRITE},
     Role.BORROWER: frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ, Scope.AGENTS_WRITE})
     | _COLLATERAL_PARTY
     | _DEALS_APPLICANT
