@@ -167,7 +167,7 @@ TABLES = (
     "organizations, tenants, product_versions, products, "
     "documents, receipt_claims, warehouse_receipts, purchase_orders, "
     "integration_calls, deal_events, purchase_order_claims, deals, idempotency_keys, "
-    "party_agents, tenant_customers, calendar_days, deal_reviews, risk_assessments"
+    "party_agents, tenant_customers, calendar_days, deal_reviews, risk_assessments, contracts"
 )
 
 
