@@ -74,8 +74,8 @@ class World:
         self.b_admin = _actor(m.world.b.admin_user_id, m.world.b.id, Role.FUNDER_ADMIN)
 
 
-@pytest.fixture
-async def world(app_state: Any) -> World:
+async def make_world(app_state: Any) -> World:
+    """The market and bank A's reviewers (first@ and second@contracts.test)."""
     m = await market(app_state)
     made = {}
     async with open_session(app_state.sessions, PLATFORM_SCOPE) as s:
@@ -94,7 +94,12 @@ async def world(app_state: Any) -> World:
     return World(m, made["first"], made["second"])
 
 
-async def _in_first_review(state: Any, w: World, actor: Actor, kw: dict[str, Any]) -> uuid.UUID:
+@pytest.fixture
+async def world(app_state: Any) -> World:
+    return await make_world(app_state)
+
+
+async def in_first_review(state: Any, w: World, actor: Actor, kw: dict[str, Any]) -> uuid.UUID:
     """Applied for and submitted by ``actor``, then moved to FIRST_REVIEW with its first
     review opened (intake's step, which has no use case yet)."""
     deal_id = (await apply(state, actor, **kw)).deal.id
@@ -110,7 +115,7 @@ async def _in_first_review(state: Any, w: World, actor: Actor, kw: dict[str, Any
     return deal_id
 
 
-async def _approve(state: Any, w: World, deal_id: uuid.UUID, **terms: Any) -> None:
+async def approve(state: Any, w: World, deal_id: uuid.UUID, **terms: Any) -> None:
     """The first reviewer, then the second (on ``terms``, by default as requested)."""
     async with session_of(state, w.first) as s:
         await reviews.decide_first_review(
@@ -124,11 +129,11 @@ async def _approve(state: Any, w: World, deal_id: uuid.UUID, **terms: Any) -> No
         await s.commit()
 
 
-async def _approved_consumer(state: Any, w: World, **terms: Any) -> uuid.UUID:
+async def approved_consumer(state: Any, w: World, **terms: Any) -> uuid.UUID:
     """The young borrower's 100,000.00 over 12 months, approved (as requested by default)."""
     kw = consumer_deal(w.m, amount=Money.parse("100000.00", "CNY"))
-    deal_id = await _in_first_review(state, w, w.m.young.actor(), kw)
-    await _approve(state, w, deal_id, **terms)
+    deal_id = await in_first_review(state, w, w.m.young.actor(), kw)
+    await approve(state, w, deal_id, **terms)
     return deal_id
 
 
@@ -189,7 +194,7 @@ def _amounts(terms: dict[str, Any], column: str) -> list[str]:
 async def test_an_approved_consumer_deal_gets_version_1_with_its_pdf_stored(
     app_state, owner_engine, world
 ) -> None:
-    deal_id = await _approved_consumer(app_state, world)
+    deal_id = await approved_consumer(app_state, world)
     outcome = await _prepare(app_state, world.admin, deal_id)
     assert outcome.created is True and outcome.voided is None
     contract = outcome.contract
@@ -242,7 +247,7 @@ async def test_the_approved_terms_not_the_request_are_contracted(
 ) -> None:
     # Approved 50,000.00 of the 100,000.00 asked: 1 % a month on 50,000.00 is 500.00; the
     # payment 500 / (1 - 1.01^-12) = 4,442.44, so the first principal is 3,942.44.
-    deal_id = await _approved_consumer(app_state, world, amount=Money.parse("50000.00", "CNY"))
+    deal_id = await approved_consumer(app_state, world, amount=Money.parse("50000.00", "CNY"))
     terms = (await _prepare(app_state, world.admin, deal_id)).contract.terms
     assert terms["amount"] == {"currency": "CNY", "minor": 5_000_000}
     assert _amounts(terms, "interest")[0] == "500.00"
@@ -254,7 +259,7 @@ async def test_the_approved_terms_not_the_request_are_contracted(
 async def test_preparing_again_with_the_same_terms_returns_version_1(
     app_state, owner_engine, world
 ) -> None:
-    deal_id = await _approved_consumer(app_state, world)
+    deal_id = await approved_consumer(app_state, world)
     first = await _prepare(app_state, world.admin, deal_id)
     again = await _prepare(app_state, world.admin, deal_id)
     assert again.created is False
@@ -269,7 +274,7 @@ async def test_preparing_again_with_the_same_terms_returns_version_1(
 
 
 async def test_a_changed_term_voids_version_1_for_version_2(app_state, owner_engine, world) -> None:
-    deal_id = await _approved_consumer(app_state, world)
+    deal_id = await approved_consumer(app_state, world)
     first = await _prepare(app_state, world.admin, deal_id)
     # A month later: every due date moves, so the schedule (a term) changes.
     second = await _prepare(app_state, world.admin, deal_id, value_date=date(2030, 2, 15))
@@ -302,7 +307,7 @@ async def test_a_changed_term_voids_version_1_for_version_2(app_state, owner_eng
 
 async def test_a_deal_not_approved_has_no_contract(app_state, owner_engine, world) -> None:
     kw = consumer_deal(world.m, amount=Money.parse("100000.00", "CNY"))
-    deal_id = await _in_first_review(app_state, world, world.m.young.actor(), kw)
+    deal_id = await in_first_review(app_state, world, world.m.young.actor(), kw)
     error = await _refused(app_state, world.admin, deal_id)
     assert (error.code, error.field) == (ErrorCode.INVALID_TRANSITION, "dealId")
     assert await _contracts(owner_engine, deal_id) == []
@@ -310,7 +315,7 @@ async def test_a_deal_not_approved_has_no_contract(app_state, owner_engine, worl
 
 async def test_a_lapsed_approval_has_no_contract(app_state, owner_engine, world) -> None:
     # The sweep has not run yet (the deal is still APPROVED), but the approval has lapsed.
-    deal_id = await _approved_consumer(app_state, world)
+    deal_id = await approved_consumer(app_state, world)
     async with owner_engine.begin() as conn:
         # Below the triggers, as the owner: a decided review never changes otherwise.
         await conn.execute(text("set local session_replication_role = replica"))
@@ -328,14 +333,14 @@ async def test_a_lapsed_approval_has_no_contract(app_state, owner_engine, world)
 
 
 async def test_a_value_date_in_the_past_is_refused(app_state, owner_engine, world) -> None:
-    deal_id = await _approved_consumer(app_state, world)
+    deal_id = await approved_consumer(app_state, world)
     error = await _refused(app_state, world.admin, deal_id, value_date=date(2020, 1, 15))
     assert (error.code, error.field) == (ErrorCode.INVALID, "valueDate")
     assert await _contracts(owner_engine, deal_id) == []
 
 
 async def test_another_funders_staff_find_no_deal(app_state, owner_engine, world) -> None:
-    deal_id = await _approved_consumer(app_state, world)
+    deal_id = await approved_consumer(app_state, world)
     error = await _refused(app_state, world.b_admin, deal_id)
     assert (error.code, error.field) == (ErrorCode.NOT_FOUND, "dealId")
     # The unknown deal reads the same.
@@ -346,7 +351,7 @@ async def test_another_funders_staff_find_no_deal(app_state, owner_engine, world
 
 async def test_without_contracts_write_nothing_is_prepared(app_state, owner_engine, world) -> None:
     # A first reviewer reads the deal but writes no contract.
-    deal_id = await _approved_consumer(app_state, world)
+    deal_id = await approved_consumer(app_state, world)
     error = await _refused(app_state, world.first, deal_id)
     assert error.code is ErrorCode.FORBIDDEN
     assert await _contracts(owner_engine, deal_id) == []
@@ -359,8 +364,8 @@ async def test_an_order_financing_contract_names_the_core_enterprise(
     app_state, owner_engine, world
 ) -> None:
     seller = world.m.chain.seller_user.actor()
-    deal_id = await _in_first_review(app_state, world, seller, order_deal(world.m))
-    await _approve(app_state, world, deal_id)
+    deal_id = await in_first_review(app_state, world, seller, order_deal(world.m))
+    await approve(app_state, world, deal_id)
     contract = (await _prepare(app_state, world.admin, deal_id)).contract
     parties = contract.terms["parties"]
     assert parties["core_enterprise"] == {"name": "Core Co", "id_number": "91110000600037341L"}
@@ -374,8 +379,8 @@ async def test_an_order_financing_contract_names_the_core_enterprise(
 
 async def test_a_pledge_contract_lists_the_receipts(app_state, owner_engine, world) -> None:
     owner = world.m.chain.owner_user.actor()
-    deal_id = await _in_first_review(app_state, world, owner, pledge_deal(world.m))
-    await _approve(app_state, world, deal_id)
+    deal_id = await in_first_review(app_state, world, owner, pledge_deal(world.m))
+    await approve(app_state, world, deal_id)
     contract = (await _prepare(app_state, world.admin, deal_id)).contract
     assert contract.terms["pledged_receipts"] == [
         {"number": "WR-0001", "goods": "Copper cathode, grade A", "quantity": "25.5", "unit": "t"}
@@ -394,7 +399,7 @@ async def test_a_pledge_contract_lists_the_receipts(app_state, owner_engine, wor
 async def test_the_database_keeps_one_current_version_and_void_stays_void(
     app_state, owner_engine, world
 ) -> None:
-    deal_id = await _approved_consumer(app_state, world)
+    deal_id = await approved_consumer(app_state, world)
     first = (await _prepare(app_state, world.admin, deal_id)).contract
     insert = text(
         "insert into contracts (tenant_id, id, deal_id, version, status, terms_digest, sha256,"
