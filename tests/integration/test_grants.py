@@ -43,6 +43,8 @@ TABLES: dict[str, frozenset[str]] = {
             "risk_assessments",
             # Append-only (0015): a new price is a new row.
             "commodity_prices",
+            # A contract's versions (0019); only the voiding columns change.
+            "contracts",
         )
     },
 }
@@ -156,6 +158,8 @@ UPDATABLE: dict[str, frozenset[str]] = {
             "expires_at",
         }
     ),
+    # Voiding a version (0019); its terms, digest and document never change.
+    "contracts": frozenset({"status", "voided_at", "void_reason"}),
 }
 
 # Functions that run with their owner's rights (SECURITY DEFINER): each is callable by the
