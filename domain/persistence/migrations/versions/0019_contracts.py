@@ -19,7 +19,7 @@ Create Date: 2026-12-04
 from alembic import context, op
 
 revision = "0019"
-down_revision = "0016"  # LOCAL
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
