@@ -31,6 +31,7 @@ from api.error_logging import add_codes
 from api.overload import Overloaded, overloaded
 from api.state import AppState
 from domain.collateral import repository as collateral
+from domain.contracts import repository as contracts
 from domain.deals import repository as deals
 from domain.integration_calls import repository as integration_calls
 from domain.kernel.actor import Actor
@@ -86,6 +87,8 @@ class Loaders:
     risk_assessments: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
     # Keyed by (tenant_id, deal_id): a deal's reviews, by round and stage.
     deal_reviews: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
+    # Keyed by (tenant_id, deal_id): a deal's current contract (not VOID).
+    deal_contracts: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
 
 
 class PrincipalInactive(GraphQLError):
@@ -202,6 +205,7 @@ class Context:
             risk_checks=self._loader(integration_calls.calls_of_deals),
             risk_assessments=self._loader(risk.latest_of_deals),
             deal_reviews=self._loader(reviews.reviews_of_deals),
+            deal_contracts=self._loader(contracts.current_of_deals),
         )
 
     @asynccontextmanager

@@ -16,6 +16,7 @@ from api.calendars.queries import CalendarQueries
 from api.collateral.mutations import CollateralMutations
 from api.collateral.queries import CollateralQueries
 from api.collateral.types import DocumentNode, PurchaseOrderNode, WarehouseReceiptNode
+from api.contracts.mutations import ContractMutations
 from api.deals.mutations import DealMutations
 from api.deals.queries import DealQueries
 from api.deals.subscriptions import DealSubscriptions
@@ -134,6 +135,7 @@ Mutation = merge_types(
         CalendarMutations,
         PriceMutations,
         ReviewMutations,
+        ContractMutations,
     ),
 )
 

@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from api.calendars.types import BusinessDayConvention
 from api.collateral.types import PurchaseOrderNode, WarehouseReceiptNode
+from api.contracts.types import ContractType
 from api.parties.types import OrganizationNode, PersonNode
 from api.products.types import (
     CalendarWarning,
@@ -31,6 +32,7 @@ from api.risk.types import CreditReport, IdentityVerification, RiskAssessment, R
 from api.risk.valuation_types import CollateralValuation
 from api.scalars import MoneyType
 from api.tenancy.types import TenantNode, UserNode
+from domain.contracts.policy import contract_visible
 from domain.deals import models, policy, service
 from domain.integration_calls.models import CallState, IntegrationKind
 from domain.kernel.money import Money
@@ -360,6 +362,23 @@ class DealNode(relay.Node):
             return []
         rows = await info.context.loaders.deal_reviews.load((self.row.tenant_id, self.row.id))
         return [DealReviewType.from_row(r) for r in rows or []]
+
+    @strawberry.field(
+        description="The deal's current contract (its latest version that is not VOID), once "
+        "prepared: to the funder's staff, and to the applicant, who will sign it; null to "
+        "anyone else, and before a contract is prepared."
+    )
+    async def contract(self, info: Info) -> ContractType | None:
+        row = self.row
+        if not contract_visible(
+            info.context.actor,
+            tenant_id=row.tenant_id,
+            applicant_person_id=row.applicant_person_id,
+            applicant_organization_id=row.applicant_organization_id,
+        ):
+            return None
+        found = await info.context.loaders.deal_contracts.load((row.tenant_id, row.id))
+        return None if found is None else ContractType.from_row(found)
 
     @classmethod
     async def load_by_ids(

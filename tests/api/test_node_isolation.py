@@ -1596,6 +1596,48 @@ REVIEW_ID_ARGS = [
     ),
 ]
 
+PREPARE_CONTRACT = (
+    "mutation($input: PrepareContractInput!) { prepareContract(input: $input) "
+    "{ contract { version sha256 } userErrors { field code message } } }"
+)
+
+
+async def _deal_b_approved(client: httpx.AsyncClient, ctx: Ctx) -> None:
+    """Bank B's deal past both reviews: APPROVED by the shared user, bank B's second
+    reviewer."""
+    await _deal_b_in_second_review(client, ctx)
+    actor = Actor(
+        user_id=ctx.ids["shared_user"],
+        client_id="test-console",
+        tenant_id=ctx.world.b.id,
+        scopes=frozenset(s.value for s in scopes_for_roles({Role.SECOND_REVIEWER})),
+        roles=frozenset({Role.SECOND_REVIEWER}),
+    )
+    async with session_of(ctx.state, actor) as s:
+        await review_service.decide_second_review(
+            s, actor, deal_id=ctx.ids["deal_b"], decision=ReviewDecision.APPROVE, notes="ok"
+        )
+        await s.commit()
+
+
+CONTRACT_ID_ARGS = [
+    IdArg(
+        # Bank B's admin prepares the contract of bank B's approved deal; to bank A's admin
+        # (who may prepare contracts too) the deal does not exist.
+        "prepareContract",
+        "dealId",
+        PREPARE_CONTRACT,
+        "contract",
+        lambda c, gid: {"dealId": gid},
+        invisible=lambda c: c.gid("Deal", "deal_b"),
+        wrong_type=lambda c: global_id("Person", c.ids["deal_b"]),
+        visible=lambda c: c.gid("Deal", "deal_b"),
+        stranger="admin_a",
+        user="admin_b",
+        prepare=_deal_b_approved,
+    ),
+]
+
 ID_ARGS = [
     IdArg(
         "createUser",
@@ -1812,6 +1854,7 @@ ID_ARGS = [
     *SUPPLY_CHAIN_ID_ARGS,
     *DEAL_ID_ARGS,
     *REVIEW_ID_ARGS,
+    *CONTRACT_ID_ARGS,
 ]
 
 SNAPSHOT_TABLES = (
@@ -1832,6 +1875,7 @@ SNAPSHOT_TABLES = (
     "deals",
     "purchase_order_claims",
     "deal_reviews",
+    "contracts",
 )
 STATUS_TABLES = (
     "users",

@@ -149,6 +149,7 @@ SNAPSHOT_TABLES = (
     "tenant_customers",
     "commodity_prices",
     "deal_reviews",
+    "contracts",
 )
 STATUS_TABLES = (
     "users",
@@ -505,6 +506,18 @@ async def _in_second_review(state: AppState, c: Setup) -> None:
             roles=[Role.SECOND_REVIEWER.value],
             tenant_id=c.world.a.id,
             password=PASSWORD,
+        )
+        await s.commit()
+
+
+async def _approved(state: AppState, c: Setup) -> None:
+    """The deal past its second review too: APPROVED as requested, by bank A's second
+    reviewer."""
+    await _in_second_review(state, c)
+    actor = await _staff_actor(state, c, Role.SECOND_REVIEWER)
+    async with session_of(state, actor) as s:
+        await review_service.decide_second_review(
+            s, actor, deal_id=c.deal, decision=ReviewDecision.APPROVE, notes="Approved"
         )
         await s.commit()
 
@@ -935,6 +948,17 @@ MATRIX = {
             funder=True,
             staff=Role.SECOND_REVIEWER,
             prepare=_in_second_review,
+        ),
+        Entry(
+            "prepareContract",
+            Scope.CONTRACTS_WRITE,
+            "PrepareContractInput",
+            "contract",
+            lambda c: {"dealId": global_id("Deal", c.deal)},
+            _one_more("contracts"),
+            funder=True,
+            selection="sha256",
+            prepare=_approved,
         ),
     ]
 }

@@ -49,6 +49,8 @@ TABLES: dict[str, frozenset[str]] = {
             "journal_lines",
             # The inbox of provider callbacks (0018): received events are never deleted.
             "webhook_events",
+            # A contract's versions (0019); only the voiding columns change.
+            "contracts",
         )
     },
 }
@@ -164,6 +166,8 @@ UPDATABLE: dict[str, frozenset[str]] = {
             "expires_at",
         }
     ),
+    # Voiding a version (0019); its terms, digest and document never change.
+    "contracts": frozenset({"status", "voided_at", "void_reason"}),
 }
 
 # Functions that run with their owner's rights (SECURITY DEFINER): each is callable by the

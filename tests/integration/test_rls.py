@@ -532,6 +532,30 @@ INSERT_DEAL = (
 )
 
 
+INSERT_CONTRACT = (
+    "insert into contracts (tenant_id, id, deal_id, version, status, terms_digest, sha256,"
+    " document_key, pages, terms, voided_at, void_reason) values (:t, :id, :d, :v, :status,"
+    " :digest, :sha, :sha, 2, '{}', :voided_at, :reason)"
+)
+
+
+def contract_row(
+    tenant: uuid.UUID | None, deal: uuid.UUID, status: str = "DRAFT"
+) -> dict[str, Any]:
+    """A version of a deal's contract: the current one, or (VOID) one of any number more."""
+    return {
+        "t": tenant,
+        "id": uuid.uuid4(),
+        "d": deal,
+        "v": 1 if status == "DRAFT" else 100 + secrets.randbelow(10**6),
+        "status": status,
+        "voided_at": None if status == "DRAFT" else datetime.now(UTC),
+        "reason": None if status == "DRAFT" else "terms changed",
+        "digest": secrets.token_hex(32),
+        "sha": secrets.token_hex(32),
+    }
+
+
 async def _insert_order(
     conn: AsyncConnection,
     world: World,
@@ -718,6 +742,7 @@ async def _seed_supply_chain(conn: AsyncConnection, world: World) -> None:
                 ),
                 {"t": tenant, "id": uuid.uuid4(), "d": ids_of[name]},
             )
+            await conn.execute(text(INSERT_CONTRACT), contract_row(tenant, ids_of[name]))
         await conn.execute(
             text(
                 "insert into receipt_claims (tenant_id, id, receipt_id, deal_id)"
@@ -1017,6 +1042,10 @@ def _insert_builders(
             {"t": t, "id": uuid.uuid4(), "d": refs["b_deal"]},
         )
 
+    def contract(t: uuid.UUID | None) -> tuple[str, dict]:
+        # VOID: the deal's current (DRAFT) version is seeded already.
+        return INSERT_CONTRACT, contract_row(t, refs["b_deal"], "VOID")
+
     def order_claim(t: uuid.UUID | None) -> tuple[str, dict]:
         return (
             "insert into purchase_order_claims (tenant_id, id, purchase_order_id, deal_id)"
@@ -1079,6 +1108,7 @@ def _insert_builders(
         "integration_calls": integration_call,
         "deal_reviews": deal_review,
         "risk_assessments": risk_assessment,
+        "contracts": contract,
         "commodity_prices": commodity_price,
         "ledger_accounts": ledger_account,
         "journal_entries": journal_entry,

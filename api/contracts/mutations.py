@@ -1,0 +1,82 @@
+"""Mutations on contracts: prepare an approved deal's contract."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date
+
+import strawberry
+from strawberry.types import Info
+
+from api.contracts.types import ContractType
+from api.deals.inputs import deal_id
+from api.errors import UserError, run_use_case
+from api.ids import DealID
+from api.permissions import has_scope
+from domain.contracts import service
+from domain.contracts.rendering import ContractRenderer
+from domain.kernel.scopes import Scope
+from integrations.documents import FpdfContractRenderer
+
+
+@functools.cache
+def contract_renderer() -> ContractRenderer:
+    """The process's renderer (it holds only the font paths; fonts load per rendering)."""
+    return FpdfContractRenderer()
+
+
+@strawberry.input(description="An approved deal whose contract to prepare.")
+class PrepareContractInput:
+    deal_id: DealID = strawberry.field(description="The deal, APPROVED.")
+    value_date: date | None = strawberry.field(
+        default=None,
+        description="When the loan starts to accrue, which the schedule runs from: today in "
+        "the funder's time zone when omitted; not before today.",
+    )
+
+
+@strawberry.type(description="Result of prepareContract.")
+class PrepareContractPayload:
+    contract: ContractType | None = strawberry.field(
+        description="The deal's current contract: the version just written, or the one "
+        "already written from the same terms."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+
+
+@strawberry.type
+class ContractMutations:
+    @strawberry.mutation(
+        description="Write the contract of an APPROVED deal of your funder from its approved "
+        "terms (parties, amount, rate, term, schedule from the value date, fee, penalties; the "
+        "core enterprise for order financing, the pledged receipts for a pledge), rendered to "
+        "PDF and stored with its SHA-256. The same terms return the current version; changed "
+        "terms void it and write the next version. INVALID_TRANSITION for a deal that is not "
+        "APPROVED or whose approval has lapsed.",
+        permission_classes=[has_scope(Scope.CONTRACTS_WRITE)],
+    )
+    async def prepare_contract(
+        self, info: Info, input: PrepareContractInput
+    ) -> PrepareContractPayload:
+        state = info.context.state
+        async with info.context.db() as session:
+            outcome, errors = await run_use_case(
+                session,
+                info.context.actor,
+                lambda s, a: service.prepare_contract(
+                    s,
+                    a,
+                    deal_id=deal_id(input.deal_id, "dealId"),
+                    renderer=contract_renderer(),
+                    store=state.storage,
+                    cipher=state.cipher,
+                    value_date=input.value_date,
+                ),
+            )
+        return PrepareContractPayload(
+            contract=None if outcome is None else ContractType.from_row(outcome.contract),
+            user_errors=errors,
+        )
+
+
+__all__ = ["ContractMutations", "PrepareContractInput", "PrepareContractPayload"]

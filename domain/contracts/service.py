@@ -1,0 +1,325 @@
+"""Use cases of contracts: prepare the contract of an APPROVED deal.
+
+:func:`prepare_contract` writes the contract from the approved terms: the parties (the
+borrower, the funder and, for order financing, the core enterprise that owes the order), the
+amount and rate the second review approved, the deal's term, the product version's repayment
+method, fee and penalties, the schedule from a value date computed by the schedule engine on
+the approved amount and rate, and the pledged receipts of a pledge. The PDF goes to the
+document store first (a rolled-back transaction leaves at most an unreferenced object, never a
+row without its bytes); the row keeps its SHA-256 and the store's key.
+
+Versions: the same terms give the same digest, and preparing again returns the current version
+unchanged (nothing written). Any changed term gives another digest: the current version is
+voided ("terms changed") and version n+1 is written in the same transaction. The deal's status
+does not change (sending for signature moves it to SIGNING, later), so the timeline, which
+records transitions, is not written; an audit row records each version written.
+
+The deal is locked (``FOR UPDATE``) first, so two preparations of one deal take turns and the
+later one sees the earlier's version. Refusals raise :class:`DomainError`; the use case runs
+in a savepoint of its own, so a refusal part-way writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Concatenate, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.audit import repository as audit
+from domain.calendars import service as calendars
+from domain.collateral import repository as collateral
+from domain.contracts import policy, repository
+from domain.contracts.models import Contract, ContractStatus
+from domain.contracts.rendering import ContractRenderer, UnrenderableTerms
+from domain.contracts.terms import ContractParties, ContractParty, PledgedReceipt, terms_digest
+from domain.deals import repository as deals_repository
+from domain.deals.models import Deal
+from domain.kernel.actor import Actor, require
+from domain.kernel.clock import transaction_now
+from domain.kernel.crypto import PersonalDataCipher
+from domain.kernel.errors import DomainError, ErrorCode
+from domain.kernel.money import Money
+from domain.kernel.scopes import Scope
+from domain.kernel.storage import DocumentStorage
+from domain.loans.policy import ScheduleError, build_schedule
+from domain.parties import repository as parties
+from domain.persistence.base import new_id
+from domain.persistence.constraints import refusing
+from domain.products import policy as product_policy
+from domain.products import repository as products
+from domain.products.models import ProductLine
+from domain.reviews import repository as reviews
+from domain.reviews.models import ReviewDecision, ReviewStage
+
+__all__ = ["ContractOutcome", "prepare_contract"]
+
+#: Where a deal's day is, when its funder's time zone is not visible.
+_DEFAULT_ZONE = "Asia/Shanghai"
+_PDF = "application/pdf"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _atomic(
+    use_case: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
+    """Run the use case in a savepoint of its own: a refusal part-way takes back everything it
+    wrote, whatever the caller then commits."""
+
+    @functools.wraps(use_case)
+    async def atomic(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        async with session.begin_nested():
+            return await use_case(session, *args, **kwargs)
+
+    return atomic
+
+
+@dataclass(frozen=True, slots=True)
+class ContractOutcome:
+    """The deal's current contract after :func:`prepare_contract`; ``created`` is False when
+    the terms were unchanged and the current version was returned as it was."""
+
+    contract: Contract
+    created: bool
+    voided: Contract | None = None
+
+
+def _not_found(what: str, field: str = "dealId") -> DomainError:
+    return DomainError(ErrorCode.NOT_FOUND, f"no such {what}", field)
+
+
+def _refusals() -> dict[str, DomainError]:
+    # Built per call: a raised refusal carries its cause, so instances are never shared.
+    duplicate = DomainError(
+        ErrorCode.DUPLICATE, "another contract of this deal was prepared at the same time", "dealId"
+    )
+    return {
+        "uq_contracts_current": duplicate,
+        "uq_contracts_version": duplicate,
+        "ck_contracts_void_final": DomainError(
+            ErrorCode.INVALID_TRANSITION, "a void contract stays void", "dealId"
+        ),
+    }
+
+
+async def _load_deal(session: AsyncSession, actor: Actor, deal_id: uuid.UUID) -> Deal:
+    """The deal, locked, if it is the actor's funder's: NOT_FOUND otherwise (another funder's
+    deal does not exist to its staff, whatever scope the session has)."""
+    found = await deals_repository.deal(session, deal_id)
+    if found is None or actor.tenant_id is None or found.tenant_id != actor.tenant_id:
+        raise _not_found("deal")
+    locked = await deals_repository.deal(session, deal_id, for_update=True)
+    if locked is None:  # pragma: no cover - the funder may lock what it sees
+        raise _not_found("deal")
+    return locked
+
+
+async def _approval(session: AsyncSession, deal: Deal) -> policy.ApprovedTerms | None:
+    """The terms the second review of the deal's latest round approved, if it approved."""
+    t, d = deal.tenant_id, deal.id
+    latest = await reviews.latest_round(session, tenant_id=t, deal_id=d)
+    if not latest:
+        return None
+    review = await reviews.review(
+        session, tenant_id=t, deal_id=d, stage=ReviewStage.SECOND, round=latest
+    )
+    if (
+        review is None
+        or review.decision is not ReviewDecision.APPROVE
+        or review.approved_amount is None
+        or review.approved_rate is None
+    ):
+        return None
+    amount: Money = review.approved_amount
+    return policy.ApprovedTerms(
+        amount=amount, rate=review.approved_rate, expires_at=review.expires_at
+    )
+
+
+async def _borrower(session: AsyncSession, cipher: PersonalDataCipher, deal: Deal) -> ContractParty:
+    """The applicant as the contract names it: a person's full name and resident ID (decrypted
+    here, for the document only), or a company's name and social credit code."""
+    if deal.applicant_person_id is not None:
+        person = (await parties.persons_by_ids(session, [deal.applicant_person_id])).get(
+            deal.applicant_person_id
+        )
+        if person is None:  # pragma: no cover - a funder sees the applicants of its deals
+            raise _not_found("applicant")
+        return ContractParty(person.full_name, cipher.decrypt(person.resident_id_encrypted))
+    if deal.applicant_organization_id is not None:
+        org = (await parties.organizations_by_ids(session, [deal.applicant_organization_id])).get(
+            deal.applicant_organization_id
+        )
+        if org is None:  # pragma: no cover - a funder sees the applicants of its deals
+            raise _not_found("applicant")
+        return ContractParty(org.name, org.social_credit_code)
+    raise _not_found("applicant")  # pragma: no cover - a CHECK forbids
+
+
+async def _core_enterprise(session: AsyncSession, deal: Deal) -> ContractParty | None:
+    """For order financing, the buyer that owes the financed order: the third party."""
+    if deal.product_line is not ProductLine.ORDER_FINANCING:
+        return None
+    if deal.purchase_order_id is None:  # pragma: no cover - submission requires the order
+        raise _not_found("purchase order")
+    order = (await collateral.purchase_orders_by_ids(session, [deal.purchase_order_id])).get(
+        deal.purchase_order_id
+    )
+    if order is None:  # pragma: no cover - a funder sees the orders its deals name
+        raise _not_found("purchase order")
+    buyer_id = order.buyer_organization_id
+    buyer = (await parties.organizations_by_ids(session, [buyer_id])).get(buyer_id)
+    if buyer is None:  # pragma: no cover - core enterprises are public
+        raise _not_found("core enterprise")
+    return ContractParty(buyer.name, buyer.social_credit_code)
+
+
+async def _receipts(session: AsyncSession, deal: Deal) -> tuple[PledgedReceipt, ...]:
+    """For a pledge, the receipts pledged, in the order the deal names them."""
+    if deal.product_line is not ProductLine.WAREHOUSE_RECEIPT_PLEDGE:
+        return ()
+    found = await collateral.receipts_by_ids(session, list(deal.warehouse_receipt_ids))
+    out = []
+    for receipt_id in deal.warehouse_receipt_ids:
+        receipt = found.get(receipt_id)
+        if receipt is None:  # pragma: no cover - a funder sees the receipts its deals name
+            raise _not_found("warehouse receipt")
+        out.append(
+            PledgedReceipt(
+                number=receipt.number,
+                goods=receipt.goods_description,
+                quantity=receipt.quantity,
+                unit=receipt.unit,
+            )
+        )
+    return tuple(out)
+
+
+@_atomic
+async def prepare_contract(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    deal_id: uuid.UUID,
+    renderer: ContractRenderer,
+    store: DocumentStorage,
+    cipher: PersonalDataCipher,
+    value_date: date | None = None,
+) -> ContractOutcome:
+    """Write (or find) the contract of an APPROVED deal of the actor's funder (scope
+    contracts:write). ``value_date`` is when the loan starts to accrue, by default today in
+    the funder's time zone; not before today (INVALID). NOT_FOUND for another funder's deal;
+    INVALID_TRANSITION for a deal that is not APPROVED or whose approval has lapsed. The same
+    terms as the current version return it (``created`` False); other terms void it and write
+    the next version."""
+    require(actor, Scope.CONTRACTS_WRITE)
+    deal = await _load_deal(session, actor, deal_id)
+    now = await transaction_now(session)
+    approval = await _approval(session, deal)
+    policy.check_preparable(deal.status, approval, now)
+    assert approval is not None  # check_preparable refuses a deal without one
+    funder = await repository.funder(session, deal.tenant_id)
+    if funder is None:  # pragma: no cover - a funder's staff see their funder
+        raise _not_found("funder")
+    today = now.astimezone(ZoneInfo(funder.time_zone or _DEFAULT_ZONE)).date()
+    start = value_date or today
+    policy.check_value_date(start, today)
+
+    pinned = await deals_repository.product_of(session, deal)
+    if pinned is None:  # pragma: no cover - the funder sees its product versions
+        raise _not_found("product", "productId")
+    product = products.terms_of(pinned[1])
+    calendar = await calendars.calendar_from(session, product.holiday_calendar, start)
+    # The schedule of the approved amount at the approved rate, which may both be less than
+    # the request and the product version's rate.
+    shaped = replace(
+        product_policy.schedule_terms(product, approval.amount, deal.term, start, calendar),
+        annual_rate=approval.rate,
+    )
+    try:
+        schedule = build_schedule(shaped)
+    except ScheduleError as exc:
+        raise DomainError(ErrorCode.INVALID, f"no schedule: {exc}", "valueDate") from exc
+    parties_ = ContractParties(
+        borrower=await _borrower(session, cipher, deal),
+        # The funder's registration number is not recorded: its slug identifies it.
+        funder=ContractParty(funder.name, funder.slug),
+        core_enterprise=await _core_enterprise(session, deal),
+    )
+    terms = policy.build_terms(
+        deal_id=deal.id,
+        issued_on=today,
+        product_line=deal.product_line,
+        parties=parties_,
+        approved=approval,
+        term=deal.term,
+        term_unit=deal.term_unit,
+        product=product,
+        schedule=schedule,
+        receipts=await _receipts(session, deal),
+    )
+    digest = terms_digest(terms)
+
+    current = await repository.current(
+        session, tenant_id=deal.tenant_id, deal_id=deal.id, for_update=True
+    )
+    if current is not None and current.terms_digest == digest:
+        return ContractOutcome(contract=current, created=False)
+
+    version = await repository.latest_version(session, tenant_id=deal.tenant_id, deal_id=deal.id)
+    terms = replace(terms, version=version + 1)
+    try:
+        # CPU-bound (fonts, layout): off the event loop.
+        rendered = await asyncio.to_thread(renderer.render, terms)
+    except UnrenderableTerms as exc:
+        raise DomainError(ErrorCode.INVALID, f"the contract cannot be printed: {exc}") from exc
+    stored = await store.put(rendered.pdf, content_type=_PDF)
+
+    if current is not None:
+        # Voided first (its own flush): the partial unique index admits one current version.
+        async with refusing(session, _refusals()):
+            current.status = ContractStatus.VOID
+            current.voided_at = now
+            current.void_reason = policy.TERMS_CHANGED
+    row = Contract(
+        tenant_id=deal.tenant_id,
+        id=new_id(),
+        deal_id=deal.id,
+        version=terms.version,
+        status=ContractStatus.DRAFT,
+        terms_digest=digest,
+        sha256=rendered.sha256,
+        document_key=stored.key,
+        pages=rendered.pages,
+        terms=policy.stored_terms(terms),
+        created_by=actor.user_id,
+        created_at=now,
+    )
+    async with refusing(session, _refusals()):
+        repository.add(session, row)
+    await audit.record(
+        session,
+        actor,
+        action="contract.prepare",
+        object_type="Contract",
+        object_id=row.id,
+        tenant_id=deal.tenant_id,
+        details={
+            "deal_id": str(deal.id),
+            "version": row.version,
+            "terms_digest": digest,
+            "sha256": row.sha256,
+            "pages": row.pages,
+            "value_date": start.isoformat(),
+            "voided": None if current is None else str(current.id),
+        },
+    )
+    return ContractOutcome(contract=row, created=True, voided=current)
