@@ -113,6 +113,8 @@ LIST_SIZES: Final[Mapping[str, int]] = {
     "CreditReport.fraudAlerts": 5,
     "RiskAssessment.results": 8,
     "CollateralValuation.lines": MAX_RECEIPTS,
+    # A contract's schedule: at most 60 monthly instalments (products offer 1-60 months).
+    "ContractTermsSummary.schedule": 60,
     # One per currency the funder lends in; a line per account kind.
     "Query.trialBalance": 3,
     "TrialBalance.lines": 12,
