@@ -14,14 +14,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum as PyEnum
 from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -36,6 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.kernel.money import Money
 from domain.persistence.base import Base, IdMixin, new_id
+from domain.persistence.base import checked_enum as _enum
 
 
 class PurchaseOrderStatus(StrEnum):
@@ -64,11 +63,6 @@ class DocumentKind(StrEnum):
     INSPECTION_REPORT = "INSPECTION_REPORT"
     INSURANCE_POLICY = "INSURANCE_POLICY"
     OTHER = "OTHER"
-
-
-def _enum(cls: type[PyEnum], name: str) -> Enum:
-    # varchar(32) with a CHECK constraint, as elsewhere.
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32)
 
 
 class PurchaseOrder(IdMixin, Base):

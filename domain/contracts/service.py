@@ -22,12 +22,9 @@ in a savepoint of its own, so a refusal part-way writes nothing.
 from __future__ import annotations
 
 import asyncio
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +47,7 @@ from domain.kernel.scopes import Scope
 from domain.kernel.storage import DocumentStorage
 from domain.loans.policy import ScheduleError, build_schedule
 from domain.parties import repository as parties
+from domain.persistence.atomic import atomic as _atomic
 from domain.persistence.base import new_id
 from domain.persistence.constraints import refusing
 from domain.products import policy as product_policy
@@ -63,23 +61,6 @@ __all__ = ["ContractOutcome", "prepare_contract"]
 #: Where a deal's day is, when its funder's time zone is not visible.
 _DEFAULT_ZONE = "Asia/Shanghai"
 _PDF = "application/pdf"
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _atomic(
-    use_case: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
-) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
-    """Run the use case in a savepoint of its own: a refusal part-way takes back everything it
-    wrote, whatever the caller then commits."""
-
-    @functools.wraps(use_case)
-    async def atomic(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        async with session.begin_nested():
-            return await use_case(session, *args, **kwargs)
-
-    return atomic
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import Enum as PyEnum
 from enum import StrEnum
 from typing import Any
 
@@ -25,7 +24,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Identity,
@@ -40,6 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.kernel.money import Money
 from domain.persistence.base import Base
+from domain.persistence.base import checked_enum as _enum
 from domain.products.models import ProductLine, TermUnit
 
 
@@ -94,11 +93,6 @@ class ActorKind(StrEnum):
     FUNDER = "FUNDER"
     PLATFORM = "PLATFORM"
     SYSTEM = "SYSTEM"
-
-
-def _enum(cls: type[PyEnum], name: str) -> Enum:
-    # varchar(32) with a CHECK constraint, as elsewhere.
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32)
 
 
 class Deal(Base):

@@ -25,12 +25,11 @@ API: ``api.idempotency``.)
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +53,7 @@ from domain.loans.policy import Schedule, ScheduleError, build_schedule
 from domain.parties import repository as parties
 from domain.parties.models import OrganizationKind
 from domain.persistence.after_commit import enqueue_after_commit
+from domain.persistence.atomic import atomic as _atomic
 from domain.persistence.base import new_id
 from domain.persistence.constraints import refusing
 from domain.products import policy as product_policy
@@ -62,23 +62,6 @@ from domain.products.models import ProductLine, ProductStatus
 
 #: Where a deal's day is, when its funder's time zone is not visible.
 _DEFAULT_ZONE = "Asia/Shanghai"
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _atomic(
-    use_case: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
-) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
-    """Run the use case in a savepoint of its own: a refusal part-way (say, the second of two
-    claims) takes back everything it wrote, whatever the caller then commits."""
-
-    @functools.wraps(use_case)
-    async def atomic(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        async with session.begin_nested():
-            return await use_case(session, *args, **kwargs)
-
-    return atomic
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import Enum as PyEnum
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     DateTime,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -32,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 # The deals table, which every call points at, must be in the metadata for the worker too.
 import domain.deals.models  # noqa: F401
 from domain.persistence.base import Base
+from domain.persistence.base import checked_enum as _enum
 
 
 class IntegrationKind(StrEnum):
@@ -50,10 +49,6 @@ class CallState(StrEnum):
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
-
-
-def _enum(cls: type[PyEnum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32)
 
 
 class IntegrationCall(Base):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import Enum as PyEnum
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -18,7 +17,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -33,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.kernel.money import Money
 from domain.persistence.base import Base
+from domain.persistence.base import checked_enum as _enum
 
 
 class AccountKind(StrEnum):
@@ -75,11 +74,6 @@ class EntryCause(StrEnum):
     WRITE_OFF = "WRITE_OFF"
     RECOVERY = "RECOVERY"
     ADJUSTMENT = "ADJUSTMENT"
-
-
-def _enum(cls: type[PyEnum], name: str) -> Enum:
-    # varchar(32) with a CHECK constraint, as elsewhere.
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32)
 
 
 class LedgerAccount(Base):

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.persistence.base import Base, IdMixin, TenantOwnedMixin
+from domain.persistence.base import checked_enum as _enum
 
 
 class OrganizationKind(StrEnum):
@@ -92,10 +93,6 @@ class GrantedBy(StrEnum):
     ONBOARDING = "ONBOARDING"
     AUTHORISATION = "AUTHORISATION"
     PLATFORM = "PLATFORM"
-
-
-def _enum(cls: type[StrEnum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32)
 
 
 class _Relationship:

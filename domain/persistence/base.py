@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from enum import Enum as PyEnum
 from typing import Any
 
-from sqlalchemy import BindParameter, DateTime, MetaData, bindparam, func
+from sqlalchemy import BindParameter, DateTime, Enum, MetaData, bindparam, func
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -57,3 +58,9 @@ def uuid_array(values: Iterable[uuid.UUID]) -> BindParameter[Any]:
     statement text is the same for any number of keys, so the driver prepares it once."""
     array: ARRAY[Any] = ARRAY(UUID(as_uuid=True))
     return bindparam(None, list(values), type_=array, unique=True)
+
+
+def checked_enum(cls: type[PyEnum], name: str) -> Enum:
+    """A Python enum stored by member name as ``varchar(32)`` with a CHECK constraint (never a
+    native PostgreSQL enum, which a migration cannot extend inside a transaction)."""
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32)

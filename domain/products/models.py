@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum as PyEnum
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -22,7 +21,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -40,6 +38,7 @@ from domain.kernel.calendar import BusinessDayRule, HolidayCalendar
 from domain.kernel.daycount import DayCountConvention
 from domain.loans.policy import RepaymentMethod
 from domain.persistence.base import Base, TenantOwnedMixin
+from domain.persistence.base import checked_enum as _enum
 
 
 class ProductLine(StrEnum):
@@ -81,11 +80,6 @@ class PenaltyBasis(StrEnum):
     OVERDUE_PRINCIPAL = "OVERDUE_PRINCIPAL"
     #: The whole overdue instalment (principal and interest).
     OVERDUE_INSTALLMENT = "OVERDUE_INSTALLMENT"
-
-
-def _enum(cls: type[PyEnum], name: str) -> Enum:
-    # Stored by member name (ACT_365, not "ACT/365 Fixed"), as varchar with a CHECK constraint.
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32)
 
 
 _RATE = Numeric(10, 8)

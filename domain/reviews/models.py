@@ -21,14 +21,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum as PyEnum
 from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -44,6 +42,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.kernel.money import Money
 from domain.persistence.base import Base
+from domain.persistence.base import checked_enum as _enum
 
 
 class ReviewStage(StrEnum):
@@ -60,11 +59,6 @@ class ReviewDecision(StrEnum):
     REJECT = "REJECT"
     #: Back to the applicant for more information; a resubmission starts the next round.
     RETURN = "RETURN"
-
-
-def _enum(cls: type[PyEnum], name: str) -> Enum:
-    # varchar(32) with a CHECK constraint, as elsewhere.
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32)
 
 
 class DealReview(Base):

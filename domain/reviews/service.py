@@ -17,13 +17,11 @@ savepoint of its own, so a refusal part-way writes nothing.
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Concatenate, Literal, ParamSpec, TypeVar
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,28 +34,12 @@ from domain.kernel.clock import transaction_now
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
+from domain.persistence.atomic import atomic as _atomic
 from domain.persistence.base import new_id
 from domain.persistence.constraints import refusing
 from domain.products.models import ProductLine
 from domain.reviews import policy, repository
 from domain.reviews.models import DealReview, ReviewDecision, ReviewStage
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _atomic(
-    use_case: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
-) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
-    """Run the use case in a savepoint of its own: a refusal part-way takes back everything it
-    wrote, whatever the caller then commits."""
-
-    @functools.wraps(use_case)
-    async def atomic(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        async with session.begin_nested():
-            return await use_case(session, *args, **kwargs)
-
-    return atomic
 
 
 @dataclass(frozen=True, slots=True)
