@@ -27,14 +27,6 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from http_message_signatures import (
-    HTTPMessageSigner,
-    HTTPMessageVerifier,
-    HTTPSignatureKeyResolver,
-    algorithms,
-)
-from http_message_signatures.exceptions import HTTPMessageSignaturesException, InvalidSignature
-
 from domain.contracts.esign_ports import (
     EnvelopeEvent,
     EventType,
@@ -42,6 +34,16 @@ from domain.contracts.esign_ports import (
     sha256_hex,
 )
 from integrations.answers import Fields, Malformed
+from integrations.callback_signatures import (
+    BadSignature,
+    CallbackRefused,
+    MalformedCallback,
+    StaleTimestamp,
+    check_fresh,
+    header_lines,
+    sign_view,
+    verify_signature,
+)
 from integrations.signing import MIN_SECRET_BYTES, HeaderLines, RequestView
 
 __all__ = [
@@ -71,53 +73,6 @@ _NO_METHOD: Final = "POST"
 _NO_URL: Final = "http://callback.invalid/"
 
 
-class CallbackRefused(Exception):
-    """A callback that must not be acted on (answer it with a 4xx)."""
-
-
-class BadSignature(CallbackRefused):
-    """The signature is missing, malformed, made with another secret, or does not cover this
-    body (a changed or truncated body fails its digest)."""
-
-
-class StaleTimestamp(CallbackRefused):
-    """The signature's timestamp is further from ``now`` than the tolerance, in the past or
-    in the future."""
-
-    def __init__(self, message: str, *, age: datetime.timedelta):
-        super().__init__(message)
-        #: ``now`` minus the timestamp: negative for a timestamp in the future.
-        self.age = age
-
-
-class MalformedCallback(CallbackRefused):
-    """Authentic, but not an event of the protocol (not JSON, a field missing or wrong, a
-    signed document whose hash does not match its content)."""
-
-
-class _OneSecret(HTTPSignatureKeyResolver):
-    """The single callback secret, whatever key ID the signature names (the key ID says which
-    account signed; a deployment receives for one)."""
-
-    def __init__(self, secret: bytes):
-        self._secret = secret
-
-    def resolve_public_key(self, key_id: str) -> bytes:
-        return self._secret
-
-    def resolve_private_key(self, key_id: str) -> bytes:
-        return self._secret
-
-
-class _Verifier(HTTPMessageVerifier):
-    """The library's verifier with its wall-clock checks left out: :func:`verify_callback`
-    checks the timestamp itself, against the ``now`` it is given and after the signature."""
-
-    def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
-        if type(sig_input.params.get("created")) is not int:
-            raise InvalidSignature('Signature is missing a required "created" parameter')
-
-
 def _secret_bytes(secret: bytes | str) -> bytes:
     return secret.encode() if isinstance(secret, str) else secret
 
@@ -135,15 +90,14 @@ def sign_callback(
     if len(key) < MIN_SECRET_BYTES:
         raise ValueError(f"the callback secret must have at least {MIN_SECRET_BYTES} bytes")
     view = RequestView(_NO_METHOD, _NO_URL, HeaderLines([("content-type", _JSON)]))
-    HTTPMessageSigner(
-        signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_OneSecret(key)
-    ).sign(
+    sign_view(
         view,
+        key,
         key_id=key_id,
         created=created,
         label=CALLBACK_LABEL,
         tag=CALLBACK_TAG,
-        covered_component_ids=CALLBACK_COMPONENTS,
+        components=CALLBACK_COMPONENTS,
         body=body,
     )
     return view.headers.items()
@@ -162,32 +116,18 @@ def verify_callback(
     ``headers`` are the request's header lines (a Starlette ``request.headers`` will do: its
     ``items()`` keeps repeated lines) and ``raw_body`` the bytes exactly as received. Raises
     :class:`BadSignature`, :class:`StaleTimestamp` or :class:`MalformedCallback`."""
-    lines = HeaderLines(headers.items() if isinstance(headers, Mapping) else headers)
-    view = RequestView(_NO_METHOD, _NO_URL, lines)
-    verifier = _Verifier(
-        signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_OneSecret(_secret_bytes(secret))
+    lines = header_lines(headers)
+    parameters = verify_signature(
+        RequestView(_NO_METHOD, _NO_URL, lines),
+        raw_body,
+        secret,
+        label=CALLBACK_LABEL,
+        tag=CALLBACK_TAG,
+        components=CALLBACK_COMPONENTS,
     )
-    try:
-        results = verifier.verify(
-            view,
-            max_age=None,
-            expect_tag=CALLBACK_TAG,
-            expect_label=CALLBACK_LABEL,
-            require_components=CALLBACK_COMPONENTS,
-            body=raw_body,
-        )
-    except (HTTPMessageSignaturesException, ValueError, TypeError, KeyError) as exc:
-        # InvalidSignature is an HTTPMessageSignaturesException; the others come from headers
-        # too malformed for the parser to say more.
-        raise BadSignature(str(exc) or type(exc).__name__) from None
-    (result,) = results
-    created = datetime.datetime.fromtimestamp(int(result.parameters["created"]), datetime.UTC)
-    age = now - created
-    if age > tolerance:
-        raise StaleTimestamp(f"signed {age} ago, more than {tolerance}", age=age)
-    if -age > tolerance:
-        raise StaleTimestamp(f"signed {-age} in the future, more than {tolerance}", age=age)
-    expires = result.parameters.get("expires")
+    created = datetime.datetime.fromtimestamp(int(parameters["created"]), datetime.UTC)
+    age = check_fresh(created, now, tolerance)
+    expires = parameters.get("expires")
     if type(expires) is int and datetime.datetime.fromtimestamp(expires, datetime.UTC) < now:
         raise StaleTimestamp("the signature has expired", age=age)
     if (lines.get("content-type") or "").split(";")[0].strip() != _JSON:

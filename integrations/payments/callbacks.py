@@ -21,15 +21,21 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
-
-from http_message_signatures import HTTPMessageSigner, HTTPMessageVerifier, algorithms
-from http_message_signatures.exceptions import HTTPMessageSignaturesException
-from http_message_signatures.resolvers import HTTPSignatureKeyResolver
+from typing import Final
 
 from domain.payments.ports import PaymentEventType, PayoutEvent
 from integrations.answers import Fields
 from integrations.answers import Malformed as AnswerMalformed
+from integrations.callback_signatures import (
+    BadSignature,
+    CallbackRefused,
+    StaleTimestamp,
+    check_fresh,
+    header_lines,
+    sign_view,
+    verify_signature,
+)
+from integrations.callback_signatures import MalformedCallback as Malformed
 from integrations.signing import HeaderLines, RequestView
 
 __all__ = [
@@ -56,53 +62,6 @@ _JSON: Final = "application/json"
 _PLACEHOLDER_URL: Final = "http://callback.invalid/"
 
 
-class CallbackRefused(Exception):
-    """A callback that must not be applied (answer it with a 4xx)."""
-
-
-class BadSignature(CallbackRefused):
-    """No signature, a malformed one, one made with another secret, or a body or signed
-    header that differs from what was signed (a tampered or truncated body)."""
-
-
-class StaleTimestamp(CallbackRefused):
-    """Authentic, but signed too long ago or too far in the future (a replay, or a clock
-    that is off): outside the tolerance."""
-
-
-class Malformed(CallbackRefused):
-    """Authentic and fresh, but not an event of the protocol (not JSON, a missing or wrong
-    field, an event ID other than the one signed)."""
-
-
-class _OneSecret(HTTPSignatureKeyResolver):
-    """The callback secret, whatever key ID the signature names (it says which merchant
-    account of the rail signed, which the receiver does not need to choose a key)."""
-
-    def __init__(self, secret: bytes) -> None:
-        self._secret = secret
-
-    def resolve_public_key(self, key_id: str) -> bytes:
-        return self._secret
-
-    def resolve_private_key(self, key_id: str) -> bytes:
-        return self._secret
-
-
-class _Verifier(HTTPMessageVerifier):
-    """The library's verifier without its own clock check: freshness is judged against the
-    caller's ``now`` and tolerance (:func:`verify_callback`), so it is testable and the
-    receiver's setting."""
-
-    def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
-        if "created" not in sig_input.params:
-            raise HTTPMessageSignaturesException('the signature has no "created" parameter')
-
-
-def _key(secret: bytes | str) -> bytes:
-    return secret.encode() if isinstance(secret, str) else secret
-
-
 def sign_callback(
     body: bytes,
     secret: bytes | str,
@@ -123,25 +82,17 @@ def sign_callback(
         ]
     )
     view = RequestView("POST", _PLACEHOLDER_URL, headers)
-    signer = HTTPMessageSigner(
-        signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_OneSecret(_key(secret))
-    )
-    signer.sign(
+    sign_view(
         view,
+        secret,
         key_id=key_id,
         created=datetime.datetime.fromtimestamp(seconds, datetime.UTC),
         label=CALLBACK_LABEL,
         tag=CALLBACK_TAG,
-        covered_component_ids=CALLBACK_COMPONENTS,
+        components=CALLBACK_COMPONENTS,
         body=body,
     )
     return view.headers.items()
-
-
-def _lines(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> HeaderLines:
-    # Starlette's Headers and a dict both have items(); Starlette's keeps repeated lines.
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return HeaderLines((str(name), str(value)) for name, value in items)
 
 
 def verify_callback(
@@ -160,32 +111,20 @@ def verify_callback(
         raise ValueError("now must be an aware datetime")
     if len(raw_body) > MAX_CALLBACK_BYTES:
         raise Malformed(f"callback larger than {MAX_CALLBACK_BYTES} bytes")
-    lines = _lines(headers)
-    verifier = _Verifier(
-        signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_OneSecret(_key(secret))
+    lines = header_lines(headers)
+    parameters = verify_signature(
+        RequestView("POST", _PLACEHOLDER_URL, lines),
+        raw_body,
+        secret,
+        label=CALLBACK_LABEL,
+        tag=CALLBACK_TAG,
+        components=(*CALLBACK_COMPONENTS, "content-digest"),
     )
-    try:
-        (result,) = verifier.verify(
-            RequestView("POST", _PLACEHOLDER_URL, lines),
-            max_age=None,
-            expect_tag=CALLBACK_TAG,
-            expect_label=CALLBACK_LABEL,
-            require_components=(*CALLBACK_COMPONENTS, "content-digest"),
-            body=raw_body,
-        )
-    except (HTTPMessageSignaturesException, ValueError, TypeError, KeyError) as exc:
-        # InvalidSignature is an HTTPMessageSignaturesException; the others come from header
-        # fields too malformed for the parser to say more.
-        raise BadSignature(str(exc) or type(exc).__name__) from None
-
     # Signed, so it is the rail's word; it must also be the signature's own time.
     stamp = lines.get("webhook-timestamp") or ""
-    if not stamp.isascii() or not stamp.isdigit() or int(stamp) != result.parameters["created"]:
+    if not stamp.isascii() or not stamp.isdigit() or int(stamp) != parameters["created"]:
         raise BadSignature("the timestamp header does not match the signature")
-    signed_at = datetime.datetime.fromtimestamp(int(stamp), datetime.UTC)
-    if abs(now - signed_at) > tolerance:
-        when = "in the future" if signed_at > now else "too long ago"
-        raise StaleTimestamp(f"signed {when}: {signed_at.isoformat()} at {now.isoformat()}")
+    check_fresh(datetime.datetime.fromtimestamp(int(stamp), datetime.UTC), now, tolerance)
 
     if (lines.get("content-type") or "").split(";")[0].strip() != _JSON:
         raise Malformed("the callback is not JSON")
