@@ -60,8 +60,10 @@ async def _waiting_inserts(owner: AsyncEngine, table: str) -> int:
     async with owner.connect() as conn:
         found = await conn.scalar(
             text(
+                # Of this test database only: databases made from one template share OIDs.
                 "select count(*) from pg_locks l join pg_class c on c.oid = l.relation"
                 " where c.relname = :t and l.mode = 'RowExclusiveLock' and not l.granted"
+                " and l.database = (select oid from pg_database where datname = current_database())"
             ),
             {"t": table},
         )

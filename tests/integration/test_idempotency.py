@@ -59,8 +59,11 @@ async def _advisory_locks_held(owner: AsyncEngine) -> int:
     async with owner.connect() as conn:
         found = await conn.scalar(
             text(
+                # pg_locks is the whole server's: only this test database's count (tests
+                # running at once in other databases take advisory locks of their own).
                 "select count(*) from pg_locks where locktype = 'advisory' and granted"
                 " and pid <> pg_backend_pid()"
+                " and database = (select oid from pg_database where datname = current_database())"
             )
         )
         return int(found or 0)
