@@ -35,6 +35,7 @@ class Scope(StrEnum):
     REVIEWS_FIRST = "reviews:first"  # take and decide first reviews
     REVIEWS_SECOND = "reviews:second"  # take and decide second reviews
     LEDGER_READ = "ledger:read"  # the funder's books: trial balance, journal entries
+    LOANS_DISBURSE = "loans:disburse"  # pay out a signed deal's loan over the payment rail
 
 
 class Role(StrEnum):
@@ -99,7 +100,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     | _PARTIES_READ,
     Role.FIRST_REVIEWER: _FUNDER_STAFF | {Scope.RISK_READ, Scope.REVIEWS_FIRST},
     Role.SECOND_REVIEWER: _FUNDER_STAFF | {Scope.RISK_READ, Scope.REVIEWS_SECOND},
-    Role.FINANCE_OFFICER: _FUNDER_STAFF | {Scope.LEDGER_READ},
+    Role.FINANCE_OFFICER: _FUNDER_STAFF | {Scope.LEDGER_READ, Scope.LOANS_DISBURSE},
     Role.BORROWER: frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ, Scope.AGENTS_WRITE})
     | _COLLATERAL_PARTY
     | _DEALS_APPLICANT
