@@ -217,10 +217,10 @@ class Rail:
     def client(self) -> Any:
         return payout_rail(sandbox_settings(self.sandbox))
 
-    async def wait(self, reference: uuid.UUID, timeout: float = 15.0) -> Any:
+    async def wait(self, reference: uuid.UUID, within: float = 15.0) -> Any:
         """The sandbox's payout of ``reference``, once every callback of it was delivered."""
         (record,) = self.sandbox.payouts.payouts(str(reference))
-        assert await asyncio.to_thread(self.sandbox.payouts.wait_done, record.payout_id, timeout)
+        assert await asyncio.to_thread(self.sandbox.payouts.wait_done, record.payout_id, within)
         (record,) = self.sandbox.payouts.payouts(str(reference))
         return record
 
