@@ -214,6 +214,11 @@ class Rail:
     sandbox: SandboxServer
     callback_url: str
 
+    @property
+    def app_url(self) -> str:
+        """The served app's base URL (the issuer a worker builds the callback URL from)."""
+        return self.callback_url.removesuffix(PAYMENTS)
+
     def client(self) -> Any:
         return payout_rail(sandbox_settings(self.sandbox))
 
@@ -226,10 +231,10 @@ class Rail:
 
 
 @contextmanager
-def served_rail(settings: Settings) -> Iterator[Rail]:
-    """The sandbox rail and the app (its own engine: it runs on the server thread's loop),
-    the app verifying the rail's callbacks with the rail's secret."""
-    with SandboxServer(latency=0.0) as sandbox:
+def served_rail(settings: Settings, **options: Any) -> Iterator[Rail]:
+    """The sandbox rail (``options`` its settings) and the app (its own engine: it runs on the
+    server thread's loop), the app verifying the rail's callbacks with the rail's secret."""
+    with SandboxServer(**{"latency": 0.0, **options}) as sandbox:
         app_settings = settings.model_copy(
             update={"payments_callback_secret": SecretStr(sandbox.payouts.callback_secret)}
         )
