@@ -137,6 +137,20 @@ async def due(
     return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
 
 
+async def unsettled_sent(
+    session: AsyncSession, *, sent_before: datetime, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """SENT payouts accepted by the rail before ``sent_before`` and still not settled (their
+    callback may be lost): ``(tenant_id, payout_id)``. Platform scope."""
+    stmt = (
+        select(Payout.tenant_id, Payout.id)
+        .where(Payout.state == PayoutState.SENT.value, Payout.sent_at < sent_before)
+        .order_by(Payout.sent_at)
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
+
+
 async def latest_of_deal(
     session: AsyncSession, *, tenant_id: uuid.UUID, deal_id: uuid.UUID
 ) -> Payout | None:
@@ -159,4 +173,5 @@ __all__ = [
     "lock_by_id",
     "record_attempt_failed",
     "record_sent",
+    "unsettled_sent",
 ]

@@ -23,6 +23,8 @@ The steps, each its own transaction, so that a worker killed at any line loses n
    posts nothing. A callback may come before the acceptance is recorded (the payout is still
    REQUESTED: the reference is ours, so it applies), twice (the second is a duplicate), or
    for a payout already final (nothing changes).
+4. :func:`reconcile_payout` (the sweeper's follow-up): a SENT payout whose callbacks never
+   came (the rail gave up) is asked about, and a final state is applied by the same handlers.
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ from domain.kernel.scopes import Scope
 from domain.loans import service as loans
 from domain.payments.ports import (
     Beneficiary,
+    PaymentEventType,
     PayoutEvent,
     PayoutRail,
     PayoutRequest,
+    PayoutStatus,
     ProviderError,
     RequestRejected,
 )
@@ -428,6 +432,72 @@ def resend(session: AsyncSession, payouts: list[tuple[uuid.UUID, uuid.UUID]]) ->
         enqueue_after_commit(session, send_job(tenant_id, payout_id))
 
 
+#: The actor that asks the rail how a SENT payout stands, when its callback is overdue.
+RECONCILE_ACTOR: Final = "reconcile_payout"
+
+
+def reconcile_job(tenant_id: uuid.UUID, payout_id: uuid.UUID) -> Job:
+    """The message that makes a worker ask the rail about a SENT payout: IDs only."""
+    return Job(RECONCILE_ACTOR, SEND_QUEUE, (str(tenant_id), str(payout_id)))
+
+
+async def unsettled_payouts(
+    session: AsyncSession, *, after: timedelta, limit: int = 500
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """SENT payouts the rail accepted more than ``after`` ago without a settlement heard of
+    (the rail may have given up calling back): ``(tenant_id, payout_id)``. Platform scope."""
+    return await repository.unsettled_sent(session, sent_before=utcnow() - after, limit=limit)
+
+
+def reconcile(session: AsyncSession, payouts: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """Have the rail asked about each of ``payouts`` once the session commits."""
+    for tenant_id, payout_id in payouts:
+        enqueue_after_commit(session, reconcile_job(tenant_id, payout_id))
+
+
+async def reconcile_payout(
+    unit_of_work: UnitOfWork,
+    rail: PayoutRail,
+    *,
+    tenant_id: uuid.UUID,
+    payout_id: uuid.UUID,
+    clock: Callable[[], datetime] = utcnow,
+) -> str:
+    """Ask the rail how a SENT payout stands and, when it is final, apply it as its callback
+    would have (the same handlers: a settlement heard of twice posts once). What was done:
+    ``"SKIPPED"`` (not SENT), ``"PENDING"`` (the rail has not settled it), or the handler's
+    outcome (``"applied"``, ``"duplicate"``, ``"superseded"``)."""
+    async with unit_of_work() as session:
+        payout = await repository.lock(
+            session, tenant_id=tenant_id, payout_id=payout_id, skip_locked=False
+        )
+        if payout is None or payout.payout_state is not PayoutState.SENT:
+            return "SKIPPED"
+        provider_id = payout.provider_payout_id
+    assert provider_id is not None  # SENT records the rail's ID
+    state = await rail.payout(provider_id)
+    if not state.status.final:
+        return "PENDING"
+    kind = (
+        PaymentEventType.PAYOUT_SETTLED
+        if state.status is PayoutStatus.SETTLED
+        else PaymentEventType.PAYOUT_FAILED
+    )
+    event = PayoutEvent(
+        event_id=f"poll:{provider_id}",
+        type=kind,
+        payout_id=provider_id,
+        reference=state.reference,
+        amount=state.amount,
+        occurred_at=state.settled_at or clock(),
+        failure_reason=state.failure_reason,
+    )
+    handler = apply_settlement if kind is PaymentEventType.PAYOUT_SETTLED else apply_failure
+    async with unit_of_work() as session:
+        said = await handler(session, event)
+    return said or "applied"
+
+
 # -- the rail's callbacks -------------------------------------------------------------------------
 
 
@@ -569,6 +639,7 @@ async def apply_failure(session: AsyncSession, event: PayoutEvent) -> str | None
 
 
 __all__ = [
+    "RECONCILE_ACTOR",
     "SEND_ACTOR",
     "SEND_QUEUE",
     "BeneficiaryInput",
@@ -578,7 +649,11 @@ __all__ = [
     "apply_settlement",
     "disburse",
     "overdue_payouts",
+    "reconcile",
+    "reconcile_job",
+    "reconcile_payout",
     "resend",
     "send_job",
     "send_payout",
+    "unsettled_payouts",
 ]

@@ -431,6 +431,45 @@ async def test_an_unknown_outcome_is_retried_under_the_same_key(
     assert len(await ledger_lines(owner_engine, w.a)) == 3
 
 
+async def test_a_settlement_whose_callbacks_were_lost_is_reconciled(
+    app_state, owner_engine, settings, world
+):
+    """The rail's callbacks never reach us (it retries, then gives up): the payout stays
+    SENT until the rail is asked how it stands; then it is applied as the callback would
+    have been, and asking again posts nothing more."""
+    w = world
+    deal_id = await signed_deal(app_state, owner_engine, w)
+    done = await disburse(
+        app_state, w.staff.finance, deal_id, "disburse-lost", value_date=VALUE_DATE
+    )
+    with served_rail(settings) as rail:
+        # Port 9 (discard) on loopback: nothing answers.
+        sent = await _send(
+            app_state, w, rail, done.payout.id, "http://127.0.0.1:9/webhooks/payments"
+        )
+        assert sent.outcome == "SENT"
+        record = await rail.wait(done.payout.id)
+        assert record.status == "SETTLED" and not any(a.delivered for a in record.attempts)
+        assert (await _state(owner_engine, deal_id))[0] == "DISBURSING"
+        async with platform(app_state) as s:
+            assert await payouts.unsettled_payouts(s, after=timedelta(0)) == [(w.a, done.payout.id)]
+        client = rail.client()
+        try:
+            units = tenant_units(app_state, w.a)
+            kw = {"tenant_id": w.a, "payout_id": done.payout.id}
+            assert await payouts.reconcile_payout(units, client, **kw) == "applied"
+            assert await payouts.reconcile_payout(units, client, **kw) == "SKIPPED"
+        finally:
+            await client.aclose()
+    assert await _state(owner_engine, deal_id) == (
+        "ACTIVE",
+        [("SETTLED", 10_000_000, 200_000, 9_800_000, True)],
+    )
+    assert await ledger_lines(owner_engine, w.a) == [
+        (f"payout:{done.payout.id}", "DISBURSEMENT", kind, amount) for kind, amount in DISBURSEMENT
+    ]
+
+
 # -- one key, one payout ----------------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@ Retries middleware schedules the delivery); the row bounds the attempts. A lost 
 worker killed after asking the rail, only delays a payout: its lease runs out and the
 scheduler's sweeper re-sends every REQUESTED payout that is overdue, under the same rail
 idempotency key, so the rail never pays twice. The settlement itself comes by the rail's
-callback (``/webhooks/payments``), whenever it comes."""
+callback (``/webhooks/payments``), whenever it comes; a SENT payout whose callbacks never came
+is asked about (``reconcile_payout``), also from the sweeper."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ MIN_BACKOFF_MS = 2_000
 MAX_BACKOFF_MS = 300_000
 #: A payout due this long ago has lost its message: the sweeper re-sends it.
 SWEEP_GRACE = timedelta(seconds=30)
+#: A SENT payout not settled this long after the rail accepted it is asked about: the rail
+#: retries its callbacks for a while and then gives up.
+RECONCILE_AFTER = timedelta(minutes=15)
 
 
 def backoff_ms(attempt: int) -> int:
@@ -86,12 +90,38 @@ async def send_payout(tenant_id: str, payout_id: str) -> None:
         raise dramatiq.Retry(delay=result.retry_in_ms)
 
 
+@dramatiq.actor(
+    actor_name=service.RECONCILE_ACTOR,
+    queue_name=service.SEND_QUEUE,
+    max_retries=10,
+    max_backoff=MAX_BACKOFF_MS,
+    time_limit=120_000,
+)
+async def reconcile_payout(tenant_id: str, payout_id: str) -> None:
+    """Ask the rail how SENT payout ``payout_id`` stands and apply a final state as its
+    callback would have; idempotent (a payout settled meanwhile is left alone)."""
+    if payments.rail is None:
+        log.warning("payout_not_reconciled", payout_id=payout_id, reason="no payment rail wired")
+        return
+    outcome = await service.reconcile_payout(
+        _tenant_unit_of_work(uuid.UUID(tenant_id)),
+        payments.rail,
+        tenant_id=uuid.UUID(tenant_id),
+        payout_id=uuid.UUID(payout_id),
+    )
+    log.info("payout_reconciled", payout_id=payout_id, outcome=outcome)
+
+
 @dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=60_000)
 async def sweep_payouts() -> None:
     """Re-send every REQUESTED payout whose next attempt is overdue by more than
-    ``SWEEP_GRACE``. Level-triggered: a missed or doubled sweep does no harm."""
+    ``SWEEP_GRACE``, and have the rail asked about every SENT payout not settled within
+    ``RECONCILE_AFTER`` (its callbacks may have been lost). Level-triggered: a missed or
+    doubled sweep does no harm."""
     async with resources.unit_of_work(PLATFORM_SCOPE) as session:
         overdue = await service.overdue_payouts(session, grace=SWEEP_GRACE)
         service.resend(session, overdue)
-    if overdue:
-        log.info("payouts_resent", count=len(overdue))
+        unsettled = await service.unsettled_payouts(session, after=RECONCILE_AFTER)
+        service.reconcile(session, unsettled)
+    if overdue or unsettled:
+        log.info("payouts_swept", resent=len(overdue), reconciled=len(unsettled))
