@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.deals import repository as deals_repository
 from domain.deals import service as deals
 from domain.deals.models import Deal, DealStatus
+from domain.events import repository as events
 from domain.kernel.actor import SYSTEM, Actor, require
 from domain.kernel.clock import transaction_now, utcnow
 from domain.kernel.crypto import PersonalDataCipher
@@ -382,6 +383,7 @@ async def send_payout(
             idempotency_key=str(payout.id),
         )
         max_attempts = payout.max_attempts
+        deal_id = payout.deal_id
 
     try:
         async with asyncio.timeout(timeout_seconds):
@@ -395,7 +397,7 @@ async def send_payout(
         now = clock()
         wait = backoff_ms(attempt) if attempt < max_attempts else None
         async with unit_of_work() as session:
-            await repository.record_attempt_failed(
+            recorded = await repository.record_attempt_failed(
                 session,
                 tenant_id=tenant_id,
                 payout_id=payout_id,
@@ -404,6 +406,17 @@ async def send_payout(
                 error=policy.error_text(error),
                 now=now,
             )
+            if recorded and wait is None:
+                # Every attempt's outcome unknown: the rail may have paid. An operator checks
+                # with the rail before anything else is done; this is the alert.
+                await events.append(
+                    session,
+                    tenant_id=tenant_id,
+                    type="deal.payout_unknown",
+                    aggregate_type="Deal",
+                    aggregate_id=deal_id,
+                    payload={"payout_id": str(payout_id), "attempts": attempt},
+                )
         if wait is None:
             return SendResult("EXHAUSTED", attempt=attempt)
         return SendResult("RETRY", wait, attempt)

@@ -22,7 +22,12 @@ import pytest
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money
 from domain.ledger import service as ledger
-from domain.payments.ports import PaymentEventType, PayoutEvent
+from domain.payments.ports import (
+    PaymentEventType,
+    PayoutEvent,
+    ProviderKind,
+    ProviderUnavailable,
+)
 from domain.payouts import service as payouts
 from tests.disbursement_support import (
     World,
@@ -468,6 +473,52 @@ async def test_a_settlement_whose_callbacks_were_lost_is_reconciled(
     assert await ledger_lines(owner_engine, w.a) == [
         (f"payout:{done.payout.id}", "DISBURSEMENT", kind, amount) for kind, amount in DISBURSEMENT
     ]
+
+
+class _Unreachable:
+    """A rail that never answers: every attempt's outcome is unknown."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def disburse(self, request: Any) -> Any:
+        self.asked += 1
+        raise ProviderUnavailable("503", kind=ProviderKind.PAYMENT_RAIL)
+
+    async def payout(self, payout_id: str) -> Any:  # pragma: no cover - not asked
+        raise ProviderUnavailable("503", kind=ProviderKind.PAYMENT_RAIL)
+
+
+async def test_attempts_run_out_with_an_alert_and_the_payout_kept(app_state, owner_engine, world):
+    """Eight attempts whose outcome stayed unknown: the payout is kept REQUESTED (the rail may
+    have paid) with no further attempt, and ``deal.payout_unknown`` alerts an operator."""
+    w = world
+    deal_id = await signed_deal(app_state, owner_engine, w)
+    done = await disburse(app_state, w.staff.finance, deal_id, "disburse-unreachable")
+    rail = _Unreachable()
+    outcomes = []
+    for _ in range(8):
+        await asyncio.sleep(0.01)  # past the 1 ms backoff
+        sent = await _send(app_state, w, rail, done.payout.id, "http://unused/")
+        outcomes.append(sent.outcome)
+    assert outcomes == ["RETRY"] * 7 + ["EXHAUSTED"]
+    assert (await _send(app_state, w, rail, done.payout.id, "http://unused/")).outcome == (
+        "EXHAUSTED"
+    )
+    assert rail.asked == 8
+    assert await rows(
+        owner_engine,
+        "select state, attempts, next_attempt_at, last_error from payouts where id = :p",
+        p=done.payout.id,
+    ) == [("REQUESTED", 8, None, "ProviderUnavailable: 503")]
+    assert (await _state(owner_engine, deal_id))[0] == "DISBURSING"
+    assert await rows(
+        owner_engine,
+        "select payload from events where type = 'deal.payout_unknown' and aggregate_id = :d",
+        d=str(deal_id),
+    ) == [({"payout_id": str(done.payout.id), "attempts": 8},)]
+    async with platform(app_state) as s:
+        assert await payouts.overdue_payouts(s, grace=timedelta(0)) == []
 
 
 # -- one key, one payout ----------------------------------------------------------------------
