@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from domain.deals.models import DealStatus
+from domain.deals.policy import can_transition
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money
 from domain.ledger import service as ledger
@@ -597,3 +599,20 @@ async def test_who_may_disburse(app_state, owner_engine, world):
             await disburse(app_state, actor, deal_id, f"disburse-{code.value}")
         assert refused.value.code is code
     assert await _state(owner_engine, deal_id) == ("SIGNED", [])
+
+
+async def test_the_database_allows_the_lifecycle_the_policy_allows(owner_engine):
+    """``deal_transition_allowed`` (migration 0020) and ``TRANSITIONS`` agree on every pair,
+    the way back from a failed payout included."""
+    assert can_transition(DealStatus.DISBURSING, DealStatus.SIGNED)
+    pairs = [(a, b) for a in DealStatus for b in DealStatus]
+    found = await rows(
+        owner_engine,
+        "select a, b, deal_transition_allowed(a, b) from unnest(cast(:a as text[])) with"
+        " ordinality x(a, n) join unnest(cast(:b as text[])) with ordinality y(b, m) on n = m",
+        a=[a.value for a, _ in pairs],
+        b=[b.value for _, b in pairs],
+    )
+    assert {(a, b): allowed for a, b, allowed in found} == {
+        (a.value, b.value): can_transition(a, b) for a, b in pairs
+    }
