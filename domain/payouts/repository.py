@@ -151,24 +151,10 @@ async def unsettled_sent(
     return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
 
 
-async def latest_of_deal(
-    session: AsyncSession, *, tenant_id: uuid.UUID, deal_id: uuid.UUID
-) -> Payout | None:
-    """The deal's latest payout."""
-    stmt = (
-        select(Payout)
-        .where(Payout.tenant_id == tenant_id, Payout.deal_id == deal_id)
-        .order_by(Payout.created_at.desc(), Payout.id)
-        .limit(1)
-    )
-    return (await session.scalars(stmt)).first()
-
-
 __all__ = [
     "by_key",
     "due",
     "insert_if_absent",
-    "latest_of_deal",
     "lock",
     "lock_by_id",
     "record_attempt_failed",

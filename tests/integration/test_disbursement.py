@@ -16,6 +16,7 @@ import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -220,8 +221,6 @@ async def test_without_a_value_date_the_loan_starts_on_the_settlement_day_in_the
         await _send(app_state, w, rail, done.payout.id, rail.callback_url)
         record = await rail.wait(done.payout.id)
     [(zone,)] = await rows(owner_engine, "select time_zone from tenants where id = :t", t=w.a)
-    from zoneinfo import ZoneInfo
-
     expected = record.settled_at.astimezone(ZoneInfo(zone)).date()
     assert await rows(
         owner_engine, "select value_date from loans where deal_id = :d", d=deal_id
