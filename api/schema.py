@@ -25,6 +25,7 @@ from api.error_logging import LoggedSchema
 from api.idempotency import IdempotentAnswers
 from api.ledger.queries import LedgerQueries
 from api.limits import extensions
+from api.loans.mutations import LoanMutations
 from api.metrics import OperationMetrics
 from api.overload import OverloadGuard
 from api.parties.mutations import PartyMutations
@@ -136,6 +137,7 @@ Mutation = merge_types(
         PriceMutations,
         ReviewMutations,
         ContractMutations,
+        LoanMutations,
     ),
 )
 

@@ -292,6 +292,7 @@ def worker_command(settings: Settings) -> list[str]:
         "workers.actors.integrations",
         "workers.actors.events",
         "workers.actors.reviews",
+        "workers.actors.payouts",
         "--skip-logging",
         "--processes",
         str(settings.worker_processes),

@@ -86,7 +86,13 @@ def run_dev(overrides: Mapping[str, object] | None = None) -> None:
         import dramatiq
 
         from workers import scheduler
-        from workers.actors import events, integrations, maintenance, reviews  # noqa: F401 (actors)
+        from workers.actors import (  # noqa: F401 (actors)
+            events,
+            integrations,
+            maintenance,
+            payouts,
+            reviews,
+        )
         from workers.broker import broker
         from workers.ports import wire
 

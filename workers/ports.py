@@ -2,16 +2,22 @@
 
 Whoever starts workers (``lendgraph worker``'s process set-up, ``lendgraph dev``) calls
 :func:`wire` once: each risk check (credit report, identity, collateral valuation) gets its
-port over the deployment's provider clients (:func:`integrations.risk.risk_providers`)."""
+port over the deployment's provider clients (:func:`integrations.risk.risk_providers`), and
+the payouts get the payment rail (:func:`integrations.payments.client.payout_rail`) with the
+URL its callbacks are sent to (the API's public base, the issuer, + ``/webhooks/payments``)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import structlog
 
 from domain.integration_calls.models import IntegrationKind
 from domain.integration_calls.ports import PortRegistry
+from domain.payments.ports import PayoutRail
 from domain.risk.calls import BureauPort, IdentityPort
 from domain.risk.valuation import ValuationPort
+from integrations.payments.client import payout_rail
 from integrations.risk import risk_providers
 from lendgraph import runtime
 from lendgraph.settings import ConfigurationError, Settings
@@ -21,11 +27,43 @@ log = structlog.get_logger("lendgraph.integrations")
 #: The ports of this process.
 ports = PortRegistry()
 
+#: Where the payment rail posts its callbacks, under the API's public base.
+CALLBACK_PATH = "/webhooks/payments"
+
+
+@dataclass
+class Payments:
+    """The payment rail of this process (None until wired) and the callback URL it is given."""
+
+    rail: PayoutRail | None = None
+    callback_url: str | None = None
+
+
+#: The payment rail of this process.
+payments = Payments()
+
+
+def wire_payments(settings: Settings, into: Payments = payments) -> bool:
+    """Wire the payment rail; whether it was. Outside production a deployment without the
+    rail's settings runs without it (its payouts wait, visibly, REQUESTED); in production a
+    missing setting is a start-up error."""
+    try:
+        into.rail = payout_rail(settings)
+    except ConfigurationError as exc:
+        if settings.environment == "production":
+            raise
+        log.warning("payment_rail_not_wired", reason=str(exc))
+        return False
+    into.callback_url = settings.issuer.rstrip("/") + CALLBACK_PATH
+    return True
+
 
 def wire(settings: Settings, registry: PortRegistry = ports) -> bool:
-    """Register the risk-check ports on ``registry``; whether they were. Outside production
-    a deployment without provider settings runs without them (its calls wait, visibly, in
-    state PENDING); in production a missing setting is a start-up error."""
+    """Register the risk-check ports on ``registry`` and wire the payment rail; whether the
+    risk ports were. Outside production a deployment without provider settings runs without
+    them (its calls wait, visibly, in state PENDING); in production a missing setting is a
+    start-up error."""
+    wire_payments(settings)
     try:
         providers = risk_providers(settings)
     except ConfigurationError as exc:

@@ -23,7 +23,7 @@ class Job:
 
 def default_jobs() -> list[Job]:
     """The platform's periodic jobs."""
-    from workers.actors import events, integrations, maintenance, reviews
+    from workers.actors import events, integrations, maintenance, payouts, reviews
 
     return [
         Job("expire_refresh_tokens", 3600, maintenance.expire_refresh_tokens.send),
@@ -35,6 +35,8 @@ def default_jobs() -> list[Job]:
         Job("relay_events", 10, events.relay_events.send),
         # Approvals lapse to the minute: a deal is EXPIRED at most a minute or so late.
         Job("expire_approvals", 60, reviews.expire_approvals.send),
+        # Payouts whose message was lost, or whose worker died, are sent again.
+        Job("sweep_payouts", 15, payouts.sweep_payouts.send),
     ]
 
 

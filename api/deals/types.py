@@ -14,6 +14,7 @@ from strawberry.types import Info
 from api.calendars.types import BusinessDayConvention
 from api.collateral.types import PurchaseOrderNode, WarehouseReceiptNode
 from api.contracts.types import ContractType
+from api.loans.types import LoanType
 from api.parties.types import OrganizationNode, PersonNode
 from api.products.types import (
     CalendarWarning,
@@ -37,6 +38,8 @@ from domain.deals import models, policy, service
 from domain.integration_calls.models import CallState, IntegrationKind
 from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
+from domain.ledger import service as ledger
+from domain.loans import service as loans
 from domain.reviews.policy import reviews_visible
 from domain.risk.policy import risk_visible
 
@@ -379,6 +382,19 @@ class DealNode(relay.Node):
             return None
         found = await info.context.loaders.deal_contracts.load((row.tenant_id, row.id))
         return None if found is None else ContractType.from_row(found)
+
+    @strawberry.field(
+        description="The loan the deal became once its payout settled (ACTIVE and after): "
+        "principal, value and maturity dates, the fixed schedule and the ledger balances. "
+        "The funder's staff only; null before the settlement and for everyone else."
+    )
+    async def loan(self, info: Info) -> LoanType | None:
+        async with info.context.db() as session:
+            row = await loans.loan_of_deal(session, info.context.actor, self.row)
+            if row is None:
+                return None
+            balances = await ledger.loan_balances(session, tenant_id=row.tenant_id, loan_id=row.id)
+        return LoanType.from_row(row, balances)
 
     @classmethod
     async def load_by_ids(

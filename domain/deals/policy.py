@@ -69,7 +69,8 @@ TRANSITIONS: Final[Mapping[DealStatus, frozenset[DealStatus]]] = {
     S.APPROVED: frozenset({S.SIGNING, S.EXPIRED, S.WITHDRAWN}),
     S.SIGNING: frozenset({S.SIGNED, S.EXPIRED, S.WITHDRAWN}),
     S.SIGNED: frozenset({S.DISBURSING}),
-    S.DISBURSING: frozenset({S.ACTIVE}),
+    # A payout the rail failed leaves the deal signed, to be disbursed again (migration 0020).
+    S.DISBURSING: frozenset({S.ACTIVE, S.SIGNED}),
     S.ACTIVE: frozenset({S.OVERDUE, S.SETTLED}),
     S.OVERDUE: frozenset({S.ACTIVE, S.SETTLED, S.COLLECTIONS}),
     S.COLLECTIONS: frozenset({S.SETTLED, S.SOLD, S.WRITTEN_OFF}),

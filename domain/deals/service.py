@@ -799,6 +799,16 @@ _EVENTS.update(
     }
 )
 
+# The outbox types of the transitions a disbursement makes (domain.payouts); a failed payout's
+# is the alert the funder's finance officers follow.
+_EVENTS.update(
+    {
+        "disburse": "deal.disbursing",
+        "activate": "deal.activated",
+        "payout_failed": "deal.payout_failed",
+    }
+)
+
 
 async def record_transition(
     session: AsyncSession,

@@ -36,6 +36,7 @@ class Scope(StrEnum):
     REVIEWS_SECOND = "reviews:second"  # take and decide second reviews
     LEDGER_READ = "ledger:read"  # the funder's books: trial balance, journal entries
     CONTRACTS_WRITE = "contracts:write"  # prepare an approved deal's contract
+    LOANS_DISBURSE = "loans:disburse"  # pay out a signed deal's loan over the payment rail
 
 
 class Role(StrEnum):
@@ -101,7 +102,8 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     | _PARTIES_READ,
     Role.FIRST_REVIEWER: _FUNDER_STAFF | {Scope.RISK_READ, Scope.REVIEWS_FIRST},
     Role.SECOND_REVIEWER: _FUNDER_STAFF | {Scope.RISK_READ, Scope.REVIEWS_SECOND},
-    Role.FINANCE_OFFICER: _FUNDER_STAFF | {Scope.LEDGER_READ, Scope.CONTRACTS_WRITE},
+    Role.FINANCE_OFFICER: _FUNDER_STAFF
+    | {Scope.LEDGER_READ, Scope.CONTRACTS_WRITE, Scope.LOANS_DISBURSE},
     Role.BORROWER: frozenset({Scope.VIEWER_READ, Scope.MARKETPLACE_READ, Scope.AGENTS_WRITE})
     | _COLLATERAL_PARTY
     | _DEALS_APPLICANT

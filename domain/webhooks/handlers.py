@@ -40,9 +40,20 @@ class Provider(StrEnum):
 #: ``handler(session, event)``: see the module's docstring.
 Handler = Callable[[AsyncSession, Any], Awaitable[str | None]]
 
-#: The effect of each ``(provider, event type)``. No business effect is registered yet:
-#: payouts and envelopes add theirs.
+#: The effect of each ``(provider, event type)``. Envelopes will add theirs.
 HANDLERS: dict[tuple[str, str], Handler] = {}
+
+
+def _register_payouts() -> None:
+    # Imported here: the payouts context reaches deals, loans and the ledger, none of which
+    # needs the inbox.
+    from domain.payouts import service as payouts
+
+    HANDLERS[(Provider.PAYMENTS, "payout.settled")] = payouts.apply_settlement
+    HANDLERS[(Provider.PAYMENTS, "payout.failed")] = payouts.apply_failure
+
+
+_register_payouts()
 
 
 def handler_for(provider: str, event_type: str) -> Handler | None:

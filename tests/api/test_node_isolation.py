@@ -1552,6 +1552,46 @@ async def _deal_b_in_second_review(client: httpx.AsyncClient, ctx: Ctx) -> None:
     )
 
 
+FINANCE_B_EMAIL = "finance@bank-b.test"
+DISBURSE = _payload_document("disburse", "DisburseInput", "deal")
+
+
+async def _deal_b_signed(client: httpx.AsyncClient, ctx: Ctx) -> None:
+    """Bank B's deal approved by both reviews (the second by the user on both banks' staff,
+    a second reviewer in bank B), then SIGNED in SQL in the platform's scope (no e-signature
+    step exists yet), and bank B's finance officer's token."""
+    await _deal_b_in_second_review(client, ctx)
+    second = Actor(
+        user_id=await _user_id(ctx.state, SHARED_EMAIL),
+        client_id="test-console",
+        tenant_id=ctx.world.b.id,
+        scopes=frozenset(s.value for s in scopes_for_roles({Role.SECOND_REVIEWER})),
+        roles=frozenset({Role.SECOND_REVIEWER}),
+    )
+    async with session_of(ctx.state, second) as s:
+        await review_service.decide_second_review(
+            s, second, deal_id=ctx.ids["deal_b"], decision=ReviewDecision.APPROVE, notes="ok"
+        )
+        await s.commit()
+    async with open_session(ctx.state.sessions, PLATFORM_SCOPE) as s:
+        for status in ("SIGNING", "SIGNED"):
+            await s.execute(
+                text("update deals set status = :s where id = :d"),
+                {"s": status, "d": ctx.ids["deal_b"]},
+            )
+        await tenant_service.create_user(
+            s,
+            SEEDER,
+            email=FINANCE_B_EMAIL,
+            display_name="Finance B",
+            roles=[Role.FINANCE_OFFICER.value],
+            tenant_id=ctx.world.b.id,
+            password="correct-horse-battery",
+        )
+        await s.commit()
+    ctx.tokens["finance_b"] = await access_token(client, FINANCE_B_EMAIL)
+
+
 def _first_stage_arg(mutation: str, document: str, prepare: Any, **extra: Any) -> IdArg:
     """A first review's ``dealId``: bank B's first reviewer may use bank B's deal in review;
     to bank A's first reviewer it does not exist."""
@@ -1593,6 +1633,28 @@ REVIEW_ID_ARGS = [
         stranger="shared_in_b",
         user="shared_in_b",
         prepare=_deal_b_in_second_review,
+    ),
+    IdArg(
+        "disburse",
+        "dealId",
+        DISBURSE,
+        "deal",
+        lambda c, gid: {
+            "dealId": gid,
+            "idempotencyKey": f"isolation-{uuid.uuid4()}",
+            "beneficiary": {
+                "name": "Borrower B",
+                "accountNumber": "6222020200112233445",
+                "bankCode": "102100099996",
+            },
+        },
+        # Bank B's finance officer, naming bank A's deal.
+        invisible=lambda c: c.gid("Deal", "deal_a_app_pledge"),
+        wrong_type=lambda c: global_id("Person", c.ids["deal_b"]),
+        visible=lambda c: c.gid("Deal", "deal_b"),
+        stranger="finance_b",
+        user="finance_b",
+        prepare=_deal_b_signed,
     ),
 ]
 

@@ -444,6 +444,7 @@ def _attached(c: Setup, before: dict[str, Any], after: dict[str, Any]) -> bool:
 STAFF_EMAILS = {
     Role.FIRST_REVIEWER: "reviewer@bank-a.test",
     Role.SECOND_REVIEWER: "second@bank-a.test",
+    Role.FINANCE_OFFICER: "finance@bank-a.test",
 }
 
 
@@ -518,6 +519,28 @@ async def _approved(state: AppState, c: Setup) -> None:
     async with session_of(state, actor) as s:
         await review_service.decide_second_review(
             s, actor, deal_id=c.deal, decision=ReviewDecision.APPROVE, notes="Approved"
+        )
+        await s.commit()
+
+
+async def _signed(state: AppState, c: Setup) -> None:
+    """The deal approved by both reviews, then SIGNED, and bank A's finance officer. No
+    e-signature step exists yet to sign it: the platform's scope moves it SIGNING -> SIGNED
+    in SQL, the one step taken outside the use cases."""
+    await _approved(state, c)
+    async with open_session(state.sessions, PLATFORM_SCOPE) as s:
+        for status in ("SIGNING", "SIGNED"):
+            await s.execute(
+                text("update deals set status = :s where id = :d"), {"s": status, "d": c.deal}
+            )
+        await tenant_service.create_user(
+            s,
+            SEEDER,
+            email=STAFF_EMAILS[Role.FINANCE_OFFICER],
+            display_name="Finance officer",
+            roles=[Role.FINANCE_OFFICER.value],
+            tenant_id=c.world.a.id,
+            password=PASSWORD,
         )
         await s.commit()
 
@@ -959,6 +982,26 @@ MATRIX = {
             funder=True,
             selection="sha256",
             prepare=_approved,
+        ),
+        # Disbursement: bank A's finance officer pays out Setup's deal, approved and signed.
+        Entry(
+            "disburse",
+            Scope.LOANS_DISBURSE,
+            "DisburseInput",
+            "deal",
+            lambda c: {
+                "dealId": global_id("Deal", c.deal),
+                "idempotencyKey": "matrix-disburse-1",
+                "beneficiary": {
+                    "name": "Huaxin Trading",
+                    "accountNumber": "6222020200112233445",
+                    "bankCode": "102100099996",
+                },
+            },
+            _status("deals", lambda c: c.deal, "SIGNED", "DISBURSING"),
+            funder=True,
+            staff=Role.FINANCE_OFFICER,
+            prepare=_signed,
         ),
     ]
 }

@@ -178,8 +178,10 @@ async def test_a_signed_settlement_is_applied_and_recorded(client, owner_engine,
     )
 
 
-async def test_an_event_with_no_handler_is_recorded_as_ignored(client, owner_engine):
+async def test_an_event_with_no_handler_is_recorded_as_ignored(client, owner_engine, monkeypatch):
     event = settlement("EV-IGN", type="payout.failed", failure_reason="ACCOUNT_CLOSED")
+    # Payouts register a handler of their own: without it, the event is only recorded.
+    monkeypatch.delitem(HANDLERS, ("payments", "payout.failed"))
     assert HANDLERS.get(("payments", "payout.failed")) is None
 
     response = await post_payment(client, event)
@@ -593,7 +595,11 @@ async def test_the_sandbox_rails_duplicate_callback_is_stored_once(
 # -- the inbox is the platform's --------------------------------------------------------------
 
 
-async def test_only_the_platform_scope_reads_or_changes_the_inbox(client, app_state, owner_engine):
+async def test_only_the_platform_scope_reads_or_changes_the_inbox(
+    client, app_state, owner_engine, monkeypatch
+):
+    # Recorded without an effect: the payouts' handler would refuse the made-up reference.
+    monkeypatch.delitem(HANDLERS, SETTLED)
     assert (await post_payment(client, settlement("EV-PLATFORM"))).json() == ACCEPTED
     change = text("update webhook_events set outcome = 'rewritten' where event_id = 'EV-PLATFORM'")
     count = text("select count(*) from webhook_events")

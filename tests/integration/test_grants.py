@@ -51,6 +51,9 @@ TABLES: dict[str, frozenset[str]] = {
             "webhook_events",
             # A contract's versions (0019); only the voiding columns change.
             "contracts",
+            # Disbursement (0020): payouts and the loans they open.
+            "payouts",
+            "loans",
         )
     },
 }
@@ -150,6 +153,22 @@ UPDATABLE: dict[str, frozenset[str]] = {
     ),
     # What was done with a received callback (0018); what was received never changes.
     "webhook_events": frozenset({"processed_at", "outcome"}),
+    # A payout's progress (0020); what it pays, to whom and under which key never changes.
+    "payouts": frozenset(
+        {
+            "state",
+            "provider_payout_id",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "failure_reason",
+            "updated_at",
+            "sent_at",
+            "settled_at",
+        }
+    ),
+    # A loan's status (0020); what was lent and its schedule never change.
+    "loans": frozenset({"status", "updated_at"}),
     # A review's claim and decision (migration 0011); its deal, stage and round never change.
     "deal_reviews": frozenset(
         {

@@ -469,7 +469,38 @@ async def populated_world(state: AppState, owner: AsyncEngine) -> World:
                 await _seed_ledger(conn, tenant)
         if "webhook_events" in tables:
             await conn.execute(text(INSERT_WEBHOOK_EVENT), {"e": "EV-SEEDED"})
+        if "loans" in tables:
+            for tenant in (world.a.id, world.b.id):
+                await _seed_loan(conn, tenant)
     return world
+
+
+INSERT_PAYOUT = (
+    "insert into payouts (tenant_id, id, deal_id, idempotency_key, currency, amount_minor,"
+    " fee_minor, net_minor, beneficiary_name, beneficiary_account, beneficiary_bank_code,"
+    " state, max_attempts, requested_by_user_id) values (:t, :id, :d, :k, 'CNY', 100000, 0,"
+    " 100000, 'Payee', '\\x00', '102100099996', :state, 8, gen_random_uuid())"
+)
+INSERT_LOAN = (
+    "insert into loans (tenant_id, id, deal_id, payout_id, status, currency, principal_minor,"
+    " fee_minor, annual_rate, value_date, maturity_date, schedule) values (:t, :id, :d, :p,"
+    " 'ACTIVE', 'CNY', 100000, 0, 0.12, current_date, current_date + 30, '[]')"
+)
+
+
+async def _seed_loan(conn: AsyncConnection, tenant: uuid.UUID) -> None:
+    """A settled payout of one of the tenant's deals and the loan it opened."""
+    deal = (
+        await conn.execute(
+            text("select id from deals where tenant_id = :t order by id limit 1"), {"t": tenant}
+        )
+    ).scalar_one()
+    payout = uuid.uuid4()
+    await conn.execute(
+        text(INSERT_PAYOUT),
+        {"t": tenant, "id": payout, "d": deal, "k": f"seed-{payout}", "state": "SETTLED"},
+    )
+    await conn.execute(text(INSERT_LOAN), {"t": tenant, "id": uuid.uuid4(), "d": deal, "p": payout})
 
 
 INSERT_WEBHOOK_EVENT = (
@@ -1084,6 +1115,25 @@ def _insert_builders(
             {"t": t, "id": uuid.uuid4(), "ref": secrets.token_hex(8), "a": refs["b_cash"]},
         )
 
+    def payout(t: uuid.UUID | None) -> tuple[str, dict]:
+        # FAILED: the deal's one live payout is the seeded one.
+        key = secrets.token_hex(8)
+        return INSERT_PAYOUT, {
+            "t": t,
+            "id": uuid.uuid4(),
+            "d": refs["b_loan_deal"],
+            "k": key,
+            "state": "FAILED",
+        }
+
+    def loan(t: uuid.UUID | None) -> tuple[str, dict]:
+        return INSERT_LOAN, {
+            "t": t,
+            "id": uuid.uuid4(),
+            "d": refs["b_loanless_deal"],
+            "p": refs["b_payout"],
+        }
+
     def tenant_customer(t: uuid.UUID | None) -> tuple[str, dict]:
         return (
             "insert into tenant_customers (tenant_id, id, person_id, granted_by)"
@@ -1113,6 +1163,8 @@ def _insert_builders(
         "ledger_accounts": ledger_account,
         "journal_entries": journal_entry,
         "journal_lines": journal_line,
+        "payouts": payout,
+        "loans": loan,
     }
 
 
@@ -1186,6 +1238,18 @@ async def test_inserting_for_another_tenant_is_refused(app_state, owner_engine, 
         refs["b_cash"] = await _scalar(
             owner_engine,
             "select id from ledger_accounts where tenant_id = :b and code = 'SETTLEMENT_CASH'",
+            b=b,
+        )
+    if "loans" in tables:
+        for ref, column in (("b_loan_deal", "deal_id"), ("b_payout", "payout_id")):
+            refs[ref] = await _scalar(
+                owner_engine, f"select {column} from loans where tenant_id = :b", b=b
+            )
+        refs["b_loanless_deal"] = await _scalar(
+            owner_engine,
+            "select id from deals d where tenant_id = :b and not exists"
+            " (select 1 from loans l where l.tenant_id = d.tenant_id and l.deal_id = d.id)"
+            " order by id limit 1",
             b=b,
         )
     builders = _insert_builders(world, refs)

@@ -1,0 +1,1 @@
+"""GraphQL of loans: disbursement and the loan a deal becomes."""

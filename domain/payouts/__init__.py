@@ -1,0 +1,1 @@
+"""Payouts: the disbursement of a signed deal over the payment rail."""
