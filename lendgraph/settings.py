@@ -393,6 +393,7 @@ _PROVIDERS = (
     "price_feed_secret",
     "provider_timeout_seconds",
 )
+_PAYOUT_RAIL = ("payments_url", "payments_key_id", "payments_secret")
 _APP_DATABASE = ("app_database_url", "database_url", "app_db_role", "app_db_password")
 # A serving process connects as the application role only: in production it needs that role's
 # URL, and must not hold the owner's; elsewhere the owner's URL gives the server and database.
@@ -454,14 +455,18 @@ COMMANDS: dict[str, CommandSettings] = {
             "worker_processes",
             "worker_threads",
             *_PROVIDERS,
+            *_PAYOUT_RAIL,
+            "issuer",
             "data_key",
             *_LOGS,
         ),
         needs=(
             *_APP_DATABASE_NEEDS,
             everywhere("broker_url"),
-            # The risk checks: the providers, and the key that opens the applicant's data.
+            # The risk checks: the providers, and the key that opens the applicant's data;
+            # the payouts: the payment rail (its callbacks come back to the issuer's URL).
             *(in_production(name) for name in _PROVIDERS if name != "provider_timeout_seconds"),
+            *(in_production(name) for name in _PAYOUT_RAIL),
             in_production("data_key"),
         ),
         refused_in_production=("database_url",),
