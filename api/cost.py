@@ -115,6 +115,9 @@ LIST_SIZES: Final[Mapping[str, int]] = {
     "CollateralValuation.lines": MAX_RECEIPTS,
     # A contract's schedule: at most 60 monthly instalments (products offer 1-60 months).
     "ContractTermsSummary.schedule": 60,
+    # A loan's fixed schedule (at most 60 monthly instalments) and its balances by account.
+    "Loan.schedule": 60,
+    "Loan.balances": 12,
     # One per currency the funder lends in; a line per account kind.
     "Query.trialBalance": 3,
     "TrialBalance.lines": 12,

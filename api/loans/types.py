@@ -26,7 +26,7 @@ PayoutState = strawberry.enum(
 )
 
 
-@strawberry.type(description="A payout of a deal's loan over the payment rail.")
+@strawberry.type(name="Payout", description="A payout of a deal's loan over the payment rail.")
 class PayoutType:
     state: PayoutState = strawberry.field(description="How far the payout got.")  # type: ignore[valid-type]
     amount: MoneyType = strawberry.field(description="The amount lent.")
@@ -77,6 +77,7 @@ class LoanBalance:
 
 
 @strawberry.type(
+    name="Loan",
     description="The loan a deal became once its payout settled: what was lent, from when to "
     "when, its schedule as fixed on the value date, and its ledger balances."
 )

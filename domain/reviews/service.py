@@ -479,13 +479,14 @@ async def review_queue(
     """The open reviews of ``stage`` of the actor's funder, oldest first (keyset
     ``(created_at, id)`` of the review): all of them, those the actor holds (``"me"``) or
     those nobody holds (``"unassigned"``); of one product line; created before
-    ``older_than``. Scope of the stage; ``first`` from 1 to 100."""
+    ``older_than``. Scope of the stage; ``first`` from 1 to 100. Empty for a principal of no
+    funder (the operator) and, for ``"me"``, for one that is not a person."""
     require(actor, policy.STAGE_SCOPE[stage])
     policy.check_page_size(first)
-    if actor.tenant_id is None:
-        raise DomainError(ErrorCode.FORBIDDEN, "a queue is a funder's")
-    if assignee == "me" and actor.user_id is None:
-        raise DomainError(ErrorCode.FORBIDDEN, "a review is held by a person", "assignee")
+    if actor.tenant_id is None or (assignee == "me" and actor.user_id is None):
+        # A queue is a funder's, and a review is held by a person: the operator has no
+        # queue, and a service account holds no review.
+        return ReviewPage(entries=[], has_next=False)
     where = repository.QueueFilter(
         tenant_id=actor.tenant_id,
         stage=stage,
