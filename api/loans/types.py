@@ -79,7 +79,7 @@ class LoanBalance:
 @strawberry.type(
     name="Loan",
     description="The loan a deal became once its payout settled: what was lent, from when to "
-    "when, its schedule as fixed on the value date, and its ledger balances."
+    "when, its schedule as fixed on the value date, and its ledger balances.",
 )
 class LoanType:
     status: LoanStatus = strawberry.field(description="Where the loan stands.")  # type: ignore[valid-type]
