@@ -293,6 +293,7 @@ def worker_command(settings: Settings) -> list[str]:
         "workers.actors.events",
         "workers.actors.reviews",
         "workers.actors.payouts",
+        "workers.actors.signing",
         "--skip-logging",
         "--processes",
         str(settings.worker_processes),

@@ -92,6 +92,7 @@ def run_dev(overrides: Mapping[str, object] | None = None) -> None:
             maintenance,
             payouts,
             reviews,
+            signing,
         )
         from workers.broker import broker
         from workers.ports import wire

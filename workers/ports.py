@@ -4,7 +4,10 @@ Whoever starts workers (``lendgraph worker``'s process set-up, ``lendgraph dev``
 :func:`wire` once: each risk check (credit report, identity, collateral valuation) gets its
 port over the deployment's provider clients (:func:`integrations.risk.risk_providers`), and
 the payouts get the payment rail (:func:`integrations.payments.client.payout_rail`) with the
-URL its callbacks are sent to (the API's public base, the issuer, + ``/webhooks/payments``)."""
+URL its callbacks are sent to (the API's public base, the issuer, + ``/webhooks/payments``),
+and the contracts the e-signature service
+(:func:`integrations.esign.client.esignature_from_settings`) with its callback URL (the issuer
++ ``/webhooks/esign``)."""
 
 from __future__ import annotations
 
@@ -12,11 +15,13 @@ from dataclasses import dataclass
 
 import structlog
 
+from domain.contracts.esign_ports import ESignature
 from domain.integration_calls.models import IntegrationKind
 from domain.integration_calls.ports import PortRegistry
 from domain.payments.ports import PayoutRail
 from domain.risk.calls import BureauPort, IdentityPort
 from domain.risk.valuation import ValuationPort
+from integrations.esign.client import esignature_from_settings
 from integrations.payments.client import payout_rail
 from integrations.risk import risk_providers
 from lendgraph import runtime
@@ -58,12 +63,44 @@ def wire_payments(settings: Settings, into: Payments = payments) -> bool:
     return True
 
 
+#: Where the e-signature service posts its callbacks, under the API's public base.
+ESIGN_CALLBACK_PATH = "/webhooks/esign"
+
+
+@dataclass
+class Signing:
+    """The e-signature service of this process (None until wired) and its callback URL."""
+
+    esign: ESignature | None = None
+    callback_url: str | None = None
+
+
+#: The e-signature service of this process.
+signing = Signing()
+
+
+def wire_signing(settings: Settings, into: Signing = signing) -> bool:
+    """Wire the e-signature service; whether it was. Outside production a deployment without
+    its settings runs without it (its contracts wait, visibly, SENT without an envelope); in
+    production a missing setting is a start-up error."""
+    try:
+        into.esign = esignature_from_settings(settings)
+    except ConfigurationError as exc:
+        if settings.environment == "production":
+            raise
+        log.warning("esignature_not_wired", reason=str(exc))
+        return False
+    into.callback_url = settings.issuer.rstrip("/") + ESIGN_CALLBACK_PATH
+    return True
+
+
 def wire(settings: Settings, registry: PortRegistry = ports) -> bool:
     """Register the risk-check ports on ``registry`` and wire the payment rail; whether the
     risk ports were. Outside production a deployment without provider settings runs without
     them (its calls wait, visibly, in state PENDING); in production a missing setting is a
     start-up error."""
     wire_payments(settings)
+    wire_signing(settings)
     try:
         providers = risk_providers(settings)
     except ConfigurationError as exc:

@@ -40,12 +40,20 @@ from domain.persistence.base import Base
 
 
 class ContractStatus(StrEnum):
-    """Where one version of a contract is. Sending for signature and signing come later."""
+    """Where one version of a contract is (migration 0021 adds the signing statuses)."""
 
     #: Written from the current approved terms; not yet sent for signature.
     DRAFT = "DRAFT"
     #: Superseded: the terms it was written from are no longer the deal's.
     VOID = "VOID"
+    #: Out for e-signature: an envelope is (being) created, its signers sign in order.
+    SENT = "SENT"
+    #: Every signer signed; the signed document is stored with its hash.
+    SIGNED = "SIGNED"
+    #: A signer declined: the deal cannot be disbursed on this contract.
+    DECLINED = "DECLINED"
+    #: The signing window closed before every signer signed.
+    EXPIRED = "EXPIRED"
 
 
 class Contract(Base):
@@ -77,6 +85,16 @@ class Contract(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     void_reason: Mapped[str | None] = mapped_column(String(200))
+    #: The e-signature service's envelope, once created.
+    envelope_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The signers in signing order: role, order, name, status, signed_at (no ID numbers).
+    signers: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb"), default=list
+    )
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    signed_sha256: Mapped[str | None] = mapped_column(String(64))
+    signed_document_key: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         ForeignKeyConstraint(

@@ -30,12 +30,16 @@ from domain.products.policy import ProductTerms
 __all__ = [
     "TERMS_CHANGED",
     "ApprovedTerms",
+    "SignerSpec",
     "build_terms",
     "check_preparable",
+    "check_sendable",
     "check_value_date",
     "contract_number",
     "contract_visible",
+    "parse_reference",
     "schedule_lines",
+    "signer_specs",
     "stored_terms",
 ]
 
@@ -170,3 +174,72 @@ def contract_visible(
     return applicant_organization_id is not None and actor.organization_id == (
         applicant_organization_id
     )
+
+
+# -- signing ------------------------------------------------------------------------------------
+
+#: The roles in the order they sign: the borrower, the core enterprise (if any), the funder.
+SIGNING_ORDER: Final[tuple[str, ...]] = ("BORROWER", "CORE_ENTERPRISE", "FUNDER")
+_PARTY_OF_ROLE: Final[dict[str, str]] = {
+    "BORROWER": "borrower",
+    "CORE_ENTERPRISE": "core_enterprise",
+    "FUNDER": "funder",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SignerSpec:
+    """One signer of a contract, from the parties its terms name."""
+
+    role: str
+    order: int
+    name: str
+    id_number: str
+
+
+def check_sendable(deal_status: DealStatus, contract_status: str | None) -> None:
+    """A contract is sent for signature from an APPROVED deal whose current contract is a
+    DRAFT; INVALID_TRANSITION otherwise (NOT_FOUND when the deal has no contract)."""
+    if deal_status is not DealStatus.APPROVED:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            f"a {deal_status.value} deal is not sent for signature",
+            "dealId",
+        )
+    if contract_status is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "the deal has no contract to sign", "dealId")
+    if contract_status != "DRAFT":
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            f"a {contract_status} contract is not sent for signature",
+            "dealId",
+        )
+
+
+def signer_specs(terms: dict[str, Any]) -> tuple[SignerSpec, ...]:
+    """The signers of a contract in signing order, from its stored terms' parties: the
+    borrower first, then the core enterprise where there is one, then the funder."""
+    parties = terms["parties"]
+    out: list[SignerSpec] = []
+    for role in SIGNING_ORDER:
+        party = parties.get(_PARTY_OF_ROLE[role])
+        if party is None:
+            continue
+        out.append(
+            SignerSpec(
+                role=role, order=len(out) + 1, name=party["name"], id_number=party["id_number"]
+            )
+        )
+    return tuple(out)
+
+
+def parse_reference(reference: str) -> uuid.UUID | None:
+    """The contract an envelope's reference names (its first word is the contract's ID), or
+    ``None`` for a reference that is not one of ours."""
+    words = reference.split()
+    if not words:
+        return None
+    try:
+        return uuid.UUID(words[0])
+    except ValueError:
+        return None

@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.contracts.models import Contract, ContractStatus
 from domain.persistence.base import uuid_array
 
-__all__ = ["Funder", "add", "current", "current_of_deals", "funder", "latest_version"]
+__all__ = [
+    "Funder",
+    "add",
+    "current",
+    "current_of_deals",
+    "funder",
+    "latest_version",
+    "lock_by_id",
+]
 
 _tenants = table(
     "tenants",
@@ -91,3 +99,19 @@ async def current_of_deals(
         )
     )
     return {(r.tenant_id, r.deal_id): r for r in rows if (r.tenant_id, r.deal_id) in wanted}
+
+
+async def lock_by_id(
+    session: AsyncSession, contract_id: uuid.UUID, *, tenant_id: uuid.UUID | None = None
+) -> Contract | None:
+    """The contract of that ID, locked (``FOR UPDATE``), if this scope sees it (and it is
+    ``tenant_id``'s, when given)."""
+    stmt = (
+        select(Contract)
+        .where(Contract.id == contract_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if tenant_id is not None:
+        stmt = stmt.where(Contract.tenant_id == tenant_id)
+    return (await session.scalars(stmt)).first()

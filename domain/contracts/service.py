@@ -37,7 +37,8 @@ from domain.contracts.models import Contract, ContractStatus
 from domain.contracts.rendering import ContractRenderer, UnrenderableTerms
 from domain.contracts.terms import ContractParties, ContractParty, PledgedReceipt, terms_digest
 from domain.deals import repository as deals_repository
-from domain.deals.models import Deal
+from domain.deals import service as deals
+from domain.deals.models import Deal, DealStatus
 from domain.kernel.actor import Actor, require
 from domain.kernel.clock import transaction_now
 from domain.kernel.crypto import PersonalDataCipher
@@ -47,6 +48,7 @@ from domain.kernel.scopes import Scope
 from domain.kernel.storage import DocumentStorage
 from domain.loans.policy import ScheduleError, build_schedule
 from domain.parties import repository as parties
+from domain.persistence.after_commit import Job, enqueue_after_commit
 from domain.persistence.atomic import atomic as _atomic
 from domain.persistence.base import new_id
 from domain.persistence.constraints import refusing
@@ -56,7 +58,7 @@ from domain.products.models import ProductLine
 from domain.reviews import repository as reviews
 from domain.reviews.models import ReviewDecision, ReviewStage
 
-__all__ = ["ContractOutcome", "prepare_contract"]
+__all__ = ["ContractOutcome", "SigningOutcome", "prepare_contract", "send_for_signing"]
 
 #: Where a deal's day is, when its funder's time zone is not visible.
 _DEFAULT_ZONE = "Asia/Shanghai"
@@ -304,3 +306,66 @@ async def prepare_contract(
         },
     )
     return ContractOutcome(contract=row, created=True, voided=current)
+
+
+#: The actor that creates a contract's envelope, and its queue (declared in ``workers``).
+SEND_ENVELOPE_ACTOR = "send_envelope"
+SEND_ENVELOPE_QUEUE = "signing"
+
+
+def send_envelope_job(tenant_id: uuid.UUID, contract_id: uuid.UUID) -> Job:
+    """The message that makes a worker create a contract's envelope: IDs only."""
+    return Job(SEND_ENVELOPE_ACTOR, SEND_ENVELOPE_QUEUE, (str(tenant_id), str(contract_id)))
+
+
+@dataclass(frozen=True, slots=True)
+class SigningOutcome:
+    """The deal (SIGNING) and its contract (SENT) after :func:`send_for_signing`."""
+
+    deal: Deal
+    contract: Contract
+
+
+@_atomic
+async def send_for_signing(
+    session: AsyncSession, actor: Actor, *, deal_id: uuid.UUID
+) -> SigningOutcome:
+    """Send the current contract of an APPROVED deal of the actor's funder for e-signature
+    (scope contracts:write): the contract SENT with its signers in signing order (the
+    borrower, the core enterprise for order financing, the funder; all PENDING), the deal
+    APPROVED -> SIGNING, and ``send_envelope`` enqueued after commit (the envelope is created
+    by a worker, outside any transaction). NOT_FOUND for another funder's deal or a deal
+    without a contract; INVALID_TRANSITION for a deal not APPROVED or a contract not DRAFT."""
+    require(actor, Scope.CONTRACTS_WRITE)
+    deal = await _load_deal(session, actor, deal_id)
+    current = await repository.current(
+        session, tenant_id=deal.tenant_id, deal_id=deal.id, for_update=True
+    )
+    policy.check_sendable(deal.status, None if current is None else current.status.value)
+    assert current is not None  # check_sendable refuses a deal without one
+    now = await transaction_now(session)
+    signers = policy.signer_specs(current.terms)
+    current.status = ContractStatus.SENT
+    current.sent_at = now
+    # No ID numbers here: the worker reads them from the terms the contract was written with.
+    current.signers = [
+        {"role": s.role, "order": s.order, "name": s.name, "status": "PENDING", "signed_at": None}
+        for s in signers
+    ]
+    source = deal.status
+    async with refusing(session, deals.deal_refusals(deal.channel)):
+        deal.status = DealStatus.SIGNING
+        deal.updated_at = now
+        await session.flush()
+    await deals.record_transition(
+        session,
+        actor,
+        deal,
+        "send_for_signing",
+        from_status=source,
+        contract_id=str(current.id),
+        version=current.version,
+        signers=[s.role for s in signers],
+    )
+    enqueue_after_commit(session, send_envelope_job(deal.tenant_id, current.id))
+    return SigningOutcome(deal=deal, contract=current)

@@ -809,6 +809,10 @@ _EVENTS.update(
     }
 )
 
+# The outbox types of the transitions e-signature makes (domain.contracts): sent for
+# signature, and signed by every signer ("expire" is the approval's, above).
+_EVENTS.update({"send_for_signing": "deal.signing", "sign": "deal.signed"})
+
 
 async def record_transition(
     session: AsyncSession,

@@ -40,7 +40,7 @@ class Provider(StrEnum):
 #: ``handler(session, event)``: see the module's docstring.
 Handler = Callable[[AsyncSession, Any], Awaitable[str | None]]
 
-#: The effect of each ``(provider, event type)``. Envelopes will add theirs.
+#: The effect of each ``(provider, event type)``.
 HANDLERS: dict[tuple[str, str], Handler] = {}
 
 
@@ -54,6 +54,30 @@ def _register_payouts() -> None:
 
 
 _register_payouts()
+
+
+def _register_signing() -> None:
+    # Imported here, as the payouts: the contracts context reaches deals and the store.
+    from domain.contracts import signing
+    from domain.contracts.esign_ports import EventType
+
+    def store() -> Any:
+        # The process's document store, from its settings, on the first completion.
+        from integrations.storage import document_storage
+        from lendgraph.settings import get_settings
+
+        return document_storage(get_settings().data_dir)
+
+    if signing.signed_documents.factory is None:
+        signing.signed_documents.factory = store
+    HANDLERS[(Provider.ESIGN, EventType.SIGNER_SIGNED.value)] = signing.apply_signer_signed
+    HANDLERS[(Provider.ESIGN, EventType.SIGNER_DECLINED.value)] = signing.apply_declined_signer
+    HANDLERS[(Provider.ESIGN, EventType.ENVELOPE_COMPLETED.value)] = signing.apply_completed
+    HANDLERS[(Provider.ESIGN, EventType.ENVELOPE_DECLINED.value)] = signing.apply_declined
+    HANDLERS[(Provider.ESIGN, EventType.ENVELOPE_EXPIRED.value)] = signing.apply_expired
+
+
+_register_signing()
 
 
 def handler_for(provider: str, event_type: str) -> Handler | None:

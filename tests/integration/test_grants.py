@@ -186,7 +186,20 @@ UPDATABLE: dict[str, frozenset[str]] = {
         }
     ),
     # Voiding a version (0019); its terms, digest and document never change.
-    "contracts": frozenset({"status", "voided_at", "void_reason"}),
+    "contracts": frozenset(
+        {
+            "status",
+            "voided_at",
+            "void_reason",
+            # Its envelope and signing outcome (0021).
+            "envelope_id",
+            "signers",
+            "sent_at",
+            "signed_at",
+            "signed_sha256",
+            "signed_document_key",
+        }
+    ),
 }
 
 # Functions that run with their owner's rights (SECURITY DEFINER): each is callable by the
