@@ -1,4 +1,4 @@
-"""Mutations on contracts: prepare an approved deal's contract."""
+"""Mutations on contracts: prepare an approved deal's contract; send it for e-signature."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from api.contracts.types import ContractType
 from api.deals.inputs import deal_id
+from api.deals.types import DealNode
 from api.errors import UserError, run_use_case
 from api.ids import DealID
 from api.permissions import has_scope
@@ -40,6 +41,20 @@ class PrepareContractPayload:
     contract: ContractType | None = strawberry.field(
         description="The deal's current contract: the version just written, or the one "
         "already written from the same terms."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
+
+
+@strawberry.input(description="An approved deal whose prepared contract to send for signing.")
+class SendContractForSigningInput:
+    deal_id: DealID = strawberry.field(description="The deal, APPROVED, with a DRAFT contract.")
+
+
+@strawberry.type(description="Result of sendContractForSigning.")
+class SendContractForSigningPayload:
+    deal: DealNode | None = strawberry.field(description="The deal, now SIGNING.")
+    contract: ContractType | None = strawberry.field(
+        description="The contract, now SENT, its signers in signing order."
     )
     user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
@@ -78,5 +93,37 @@ class ContractMutations:
             user_errors=errors,
         )
 
+    @strawberry.mutation(
+        description="Send the prepared contract of an APPROVED deal of your funder for "
+        "e-signature: the contract SENT with its signers in order (the borrower, the core "
+        "enterprise for order financing, the funder), the deal SIGNING. The envelope is "
+        "created in the background; the deal is SIGNED when every signature is in. "
+        "INVALID_TRANSITION for a deal not APPROVED or a contract not DRAFT; NOT_FOUND for a "
+        "deal without a contract.",
+        permission_classes=[has_scope(Scope.CONTRACTS_WRITE)],
+    )
+    async def send_contract_for_signing(
+        self, info: Info, input: SendContractForSigningInput
+    ) -> SendContractForSigningPayload:
+        async with info.context.db() as session:
+            outcome, errors = await run_use_case(
+                session,
+                info.context.actor,
+                lambda s, a: service.send_for_signing(
+                    s, a, deal_id=deal_id(input.deal_id, "dealId")
+                ),
+            )
+        return SendContractForSigningPayload(
+            deal=None if outcome is None else DealNode.from_row(outcome.deal),
+            contract=None if outcome is None else ContractType.from_row(outcome.contract),
+            user_errors=errors,
+        )
 
-__all__ = ["ContractMutations", "PrepareContractInput", "PrepareContractPayload"]
+
+__all__ = [
+    "ContractMutations",
+    "PrepareContractInput",
+    "PrepareContractPayload",
+    "SendContractForSigningInput",
+    "SendContractForSigningPayload",
+]

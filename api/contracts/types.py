@@ -19,8 +19,18 @@ from domain.products.models import TermUnit as DomainTermUnit
 ContractStatus = strawberry.enum(
     models.ContractStatus,
     description="Where a version of a contract is: DRAFT (written from the current approved "
-    "terms, not yet sent for signature) or VOID (superseded by a change of terms).",
+    "terms, not yet sent for signature), VOID (superseded by a change of terms), SENT (out "
+    "for e-signature), SIGNED (every signature in), DECLINED (a signer declined: the deal "
+    "cannot be disbursed on it) or EXPIRED (the signing window closed).",
 )
+
+
+@strawberry.type(description="One signer of a contract, in signing order.")
+class ContractSigner:
+    role: str = strawberry.field(description="BORROWER, CORE_ENTERPRISE or FUNDER.")
+    order: int = strawberry.field(description="Place in the signing order, from 1.")
+    status: str = strawberry.field(description="PENDING, SIGNED or DECLINED.")
+    signed_at: datetime | None = strawberry.field(description="When they signed, if known.")
 
 
 def _money(value: Any) -> MoneyType:
@@ -85,7 +95,9 @@ class ContractTermsSummary:
 )
 class ContractType:
     version: int = strawberry.field(description="The version, from 1.")
-    status: ContractStatus = strawberry.field(description="DRAFT or VOID.")  # type: ignore[valid-type]
+    status: ContractStatus = strawberry.field(  # type: ignore[valid-type]
+        description="DRAFT, VOID, SENT, SIGNED, DECLINED or EXPIRED."
+    )
     sha256: str = strawberry.field(
         description="Lower-case hex SHA-256 of the PDF, to check a copy against."
     )
@@ -95,6 +107,12 @@ class ContractType:
     pages: int = strawberry.field(description="The PDF's number of pages.")
     created_at: datetime = strawberry.field(description="When the version was written.")
     terms: ContractTermsSummary = strawberry.field(description="What the version states.")
+    signers: list[ContractSigner] = strawberry.field(
+        description="Its signers in signing order, once sent for signature (empty before)."
+    )
+    signed_sha256: str | None = strawberry.field(
+        description="Lower-case hex SHA-256 of the signed document, once SIGNED."
+    )
 
     @classmethod
     def from_row(cls, row: Any) -> ContractType:
@@ -107,7 +125,25 @@ class ContractType:
             pages=row.pages,
             created_at=row.created_at,
             terms=ContractTermsSummary.of(row.terms),
+            signers=[
+                ContractSigner(
+                    role=str(x["role"]),
+                    order=int(x["order"]),
+                    status=str(x["status"]),
+                    signed_at=None
+                    if not x.get("signed_at")
+                    else datetime.fromisoformat(str(x["signed_at"])),
+                )
+                for x in (row.signers or [])
+            ],
+            signed_sha256=row.signed_sha256,
         )
 
 
-__all__ = ["ContractScheduleLine", "ContractStatus", "ContractTermsSummary", "ContractType"]
+__all__ = [
+    "ContractScheduleLine",
+    "ContractSigner",
+    "ContractStatus",
+    "ContractTermsSummary",
+    "ContractType",
+]
