@@ -523,6 +523,32 @@ async def _approved(state: AppState, c: Setup) -> None:
         await s.commit()
 
 
+async def _contract_prepared(state: AppState, c: Setup) -> None:
+    """The deal APPROVED, with its contract prepared by bank A's admin."""
+    from api.contracts.mutations import contract_renderer
+    from domain.contracts import service as contract_service
+
+    await _approved(state, c)
+    admin = Actor(
+        user_id=c.world.a.admin_user_id,
+        client_id="test-console",
+        tenant_id=c.world.a.id,
+        scopes=FUNDER_ADMIN_SCOPES,
+        roles=frozenset({Role.FUNDER_ADMIN}),
+    )
+    async with session_of(state, admin) as s:
+        await contract_service.prepare_contract(
+            s,
+            admin,
+            deal_id=c.deal,
+            renderer=contract_renderer(),
+            store=state.storage,
+            cipher=state.cipher,
+            value_date=date(2030, 1, 15),
+        )
+        await s.commit()
+
+
 async def _signed(state: AppState, c: Setup) -> None:
     """The deal approved by both reviews, then SIGNED, and bank A's finance officer. No
     e-signature step exists yet to sign it: the platform's scope moves it SIGNING -> SIGNED
@@ -982,6 +1008,16 @@ MATRIX = {
             funder=True,
             selection="sha256",
             prepare=_approved,
+        ),
+        Entry(
+            "sendContractForSigning",
+            Scope.CONTRACTS_WRITE,
+            "SendContractForSigningInput",
+            "deal",
+            lambda c: {"dealId": global_id("Deal", c.deal)},
+            _status("deals", lambda c: c.deal, "APPROVED", "SIGNING"),
+            funder=True,
+            prepare=_contract_prepared,
         ),
         # Disbursement: bank A's finance officer pays out Setup's deal, approved and signed.
         Entry(
