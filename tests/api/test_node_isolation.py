@@ -1682,6 +1682,40 @@ async def _deal_b_approved(client: httpx.AsyncClient, ctx: Ctx) -> None:
         await s.commit()
 
 
+SEND_CONTRACT_FOR_SIGNING = (
+    "mutation($input: SendContractForSigningInput!) { sendContractForSigning(input: $input) "
+    "{ deal { id status } userErrors { field code message } } }"
+)
+
+
+async def _deal_b_contract_prepared(client: httpx.AsyncClient, ctx: Ctx) -> None:
+    """Bank B's deal APPROVED, with its contract prepared by bank B's admin."""
+    from datetime import date
+
+    from api.contracts.mutations import contract_renderer
+    from domain.contracts import service as contract_service
+
+    await _deal_b_approved(client, ctx)
+    admin = Actor(
+        user_id=ctx.world.b.admin_user_id,
+        client_id="test-console",
+        tenant_id=ctx.world.b.id,
+        scopes=frozenset(s.value for s in scopes_for_roles({Role.FUNDER_ADMIN})),
+        roles=frozenset({Role.FUNDER_ADMIN}),
+    )
+    async with session_of(ctx.state, admin) as s:
+        await contract_service.prepare_contract(
+            s,
+            admin,
+            deal_id=ctx.ids["deal_b"],
+            renderer=contract_renderer(),
+            store=ctx.state.storage,
+            cipher=ctx.state.cipher,
+            value_date=date(2030, 1, 15),
+        )
+        await s.commit()
+
+
 CONTRACT_ID_ARGS = [
     IdArg(
         # Bank B's admin prepares the contract of bank B's approved deal; to bank A's admin
@@ -1697,6 +1731,21 @@ CONTRACT_ID_ARGS = [
         stranger="admin_a",
         user="admin_b",
         prepare=_deal_b_approved,
+    ),
+    IdArg(
+        # Bank B's admin sends the prepared contract for signing; to bank A's admin the deal
+        # does not exist.
+        "sendContractForSigning",
+        "dealId",
+        SEND_CONTRACT_FOR_SIGNING,
+        "deal",
+        lambda c, gid: {"dealId": gid},
+        invisible=lambda c: c.gid("Deal", "deal_b"),
+        wrong_type=lambda c: global_id("Person", c.ids["deal_b"]),
+        visible=lambda c: c.gid("Deal", "deal_b"),
+        stranger="admin_a",
+        user="admin_b",
+        prepare=_deal_b_contract_prepared,
     ),
 ]
 
