@@ -394,6 +394,7 @@ _PROVIDERS = (
     "provider_timeout_seconds",
 )
 _PAYOUT_RAIL = ("payments_url", "payments_key_id", "payments_secret")
+_ESIGNATURE = ("esign_url", "esign_key_id", "esign_secret")
 _APP_DATABASE = ("app_database_url", "database_url", "app_db_role", "app_db_password")
 # A serving process connects as the application role only: in production it needs that role's
 # URL, and must not hold the owner's; elsewhere the owner's URL gives the server and database.
@@ -456,6 +457,7 @@ COMMANDS: dict[str, CommandSettings] = {
             "worker_threads",
             *_PROVIDERS,
             *_PAYOUT_RAIL,
+            *_ESIGNATURE,
             "issuer",
             "data_key",
             *_LOGS,
@@ -464,9 +466,11 @@ COMMANDS: dict[str, CommandSettings] = {
             *_APP_DATABASE_NEEDS,
             everywhere("broker_url"),
             # The risk checks: the providers, and the key that opens the applicant's data;
-            # the payouts: the payment rail (its callbacks come back to the issuer's URL).
+            # the payouts: the payment rail (its callbacks come back to the issuer's URL);
+            # the contracts: the e-signature service (its callbacks likewise).
             *(in_production(name) for name in _PROVIDERS if name != "provider_timeout_seconds"),
             *(in_production(name) for name in _PAYOUT_RAIL),
+            *(in_production(name) for name in _ESIGNATURE),
             in_production("data_key"),
         ),
         refused_in_production=("database_url",),
