@@ -339,3 +339,86 @@ async def test_duplicated_or_reordered_callbacks_converge(
         d=deal_id,
     )
     assert transitions == [(1,)]
+
+
+# -- the job's failures -------------------------------------------------------------------------
+
+
+async def _send_once(
+    app_state: Any, settings: Settings, w: World, *, suffix: str, attempt: int
+) -> tuple[signing.SendEnvelopeResult, uuid.UUID]:
+    deal_id = await approved_consumer(app_state, w)
+    contract = (await _prepare(app_state, w.admin, deal_id)).contract
+    await _send_for_signing(app_state, w.admin, deal_id)
+    with served_esign(settings) as (sandbox, callback_url):
+        client = esignature_from_settings(sandbox_settings(sandbox))
+        try:
+            result = await signing.send_envelope(
+                lambda: unit_of_work(
+                    app_state.sessions, DbScope(tenant_id=w.m.world.a.id), NoJobQueue()
+                ),
+                client,
+                app_state.storage,
+                tenant_id=w.m.world.a.id,
+                contract_id=contract.id,
+                callback_url=callback_url,
+                reference_suffix=suffix,
+                attempt=attempt,
+            )
+        finally:
+            await client.aclose()
+    return result, contract.id
+
+
+async def test_an_unavailable_service_is_retried_then_given_up_with_an_alert(
+    app_state, owner_engine, settings, world
+):
+    first, contract_id = await _send_once(
+        app_state, settings, world, suffix="UNAVAILABLE", attempt=1
+    )
+    assert first.outcome == "RETRY"
+    status, envelope, *_ = await _contract(owner_engine, contract_id)
+    assert (status, envelope) == ("SENT", None)
+    alerts = await _rows(
+        owner_engine, "select count(*) from events where type = 'deal.envelope_failed'"
+    )
+    assert alerts == [(0,)]
+
+    last, contract_id = await _send_once(
+        app_state, settings, world, suffix="UNAVAILABLE", attempt=signing.MAX_ATTEMPTS
+    )
+    assert last.outcome == "FAILED"
+    alerts = await _rows(
+        owner_engine,
+        "select payload->>'contract_id', (payload->>'attempts')::int from events"
+        " where type = 'deal.envelope_failed'",
+    )
+    assert alerts == [(str(contract_id), 8)]
+
+
+async def test_a_recorded_envelope_is_not_created_twice(app_state, owner_engine, settings, world):
+    deal_id = await approved_consumer(app_state, world)
+    _, envelope, *_ = await _sign(app_state, owner_engine, settings, world, deal_id, signed_times=2)
+    [(contract_id,)] = await _rows(
+        owner_engine, "select id from contracts where deal_id = :d", d=deal_id
+    )
+    # A redelivered message finds the contract signed and asks nothing.
+    again = await signing.send_envelope(
+        lambda: unit_of_work(
+            app_state.sessions, DbScope(tenant_id=world.m.world.a.id), NoJobQueue()
+        ),
+        _NoService(),
+        app_state.storage,
+        tenant_id=world.m.world.a.id,
+        contract_id=contract_id,
+        callback_url="http://127.0.0.1:9/webhooks/esign",
+    )
+    assert (again.outcome, again.envelope_id) == ("DONE", envelope)
+
+
+class _NoService:
+    async def create_envelope(self, request: Any) -> Any:  # pragma: no cover - not asked
+        raise AssertionError("asked")
+
+    async def envelope(self, envelope_id: str) -> Any:  # pragma: no cover - not asked
+        raise AssertionError("asked")
