@@ -1684,7 +1684,8 @@ async def _deal_b_approved(client: httpx.AsyncClient, ctx: Ctx) -> None:
 
 SEND_CONTRACT_FOR_SIGNING = (
     "mutation($input: SendContractForSigningInput!) { sendContractForSigning(input: $input) "
-    "{ deal { id status } userErrors { field code message } } }"
+    "{ deal { id status } contract { status signedSha256 signers { role order status "
+    "signedAt } } userErrors { field code message } } }"
 )
 
 
