@@ -180,10 +180,12 @@ class SandboxProvider:
         log: SandboxLog,
         latency: float = 0.0,
         hang_seconds: float = 30.0,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         if isinstance(credentials, Credentials):
             credentials = {credentials.key_id: credentials}
         self.kind = kind
+        self.max_request_bytes = max_request_bytes
         self.log = log
         self.latency = latency
         self.hang_seconds = hang_seconds
@@ -207,7 +209,7 @@ class SandboxProvider:
         if not request_id or len(request_id) > 128:
             entry.outcome = "400"
             return _error(400, "REQUEST_ID_REQUIRED", "send X-Request-ID", None)
-        if int(request.headers.get("content-length") or 0) > MAX_REQUEST_BYTES:
+        if int(request.headers.get("content-length") or 0) > self.max_request_bytes:
             entry.outcome = "413"
             return _error(413, "TOO_LARGE", "request body too large", request_id)
         body = await request.body()

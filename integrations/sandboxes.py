@@ -28,7 +28,7 @@ from integrations.bureau import sandbox as bureau
 from integrations.esign import sandbox as esign
 from integrations.identity import sandbox as identity
 from integrations.payments import sandbox as payments
-from integrations.provider import SandboxLog, SandboxProvider
+from integrations.provider import MAX_REQUEST_BYTES, SandboxLog, SandboxProvider
 from integrations.signing import Credentials
 from integrations.valuation import sandbox as valuation
 
@@ -53,6 +53,11 @@ _APPS: Mapping[ProviderKind, Callable[..., Starlette]] = {
     ProviderKind.PRICE_FEED: valuation.create_app,
     ProviderKind.ESIGNATURE: esign.create_app,
     ProviderKind.PAYMENT_RAIL: payments.create_app,
+}
+#: Larger requests than the default some kinds take: an envelope carries its PDF (a contract
+#: with embedded CJK font subsets is some 100 KiB, base64 a third more).
+MAX_REQUEST_BYTES_BY_KIND: Final[Mapping[ProviderKind, int]] = {
+    ProviderKind.ESIGNATURE: 4 * 1024 * 1024,
 }
 #: The settings that point a deployment at each kind (see ``lendgraph.settings``).
 SETTING_PREFIXES: Final[Mapping[ProviderKind, str]] = {
@@ -102,6 +107,7 @@ def sandbox_app(
                     log=log,
                     latency=latency,
                     hang_seconds=hang_seconds,
+                    max_request_bytes=MAX_REQUEST_BYTES_BY_KIND.get(kind, MAX_REQUEST_BYTES),
                 )
             ),
         )

@@ -1,8 +1,8 @@
 """Signed deals to disburse, and the payment rail's sandbox calling back a served app.
 
-No deal reaches SIGNED through the API yet (the e-signature step comes later): a deal is
-approved through the review use cases and then set SIGNING -> SIGNED by the owner in SQL,
-the one step of its set-up taken outside the use cases.
+A deal is approved through the review use cases and then set SIGNING -> SIGNED by the owner
+in SQL, the one step of its set-up taken outside the use cases: signing itself is exercised by
+tests/integration/test_signing.py, and these tests are about what follows it.
 
 The world: bank A's consumer product with a 2 % origination fee, withheld, lends 1,000.00 to
 200,000.00 CNY at 12 %; the young borrower applies for 100,000.00 over 12 months, approved as

@@ -288,7 +288,11 @@ class ESignSandbox:
             order = item.get("order")
             if not isinstance(order, int) or isinstance(order, bool) or order < 1:
                 raise _Invalid(f"{where}.order must be a positive integer")
-            if not (ric.is_valid(id_number) or uscc.is_valid(id_number)):
+            # The funder signs as the service's own customer (its account, by the API key),
+            # not as a party identified by a register: only the other parties' IDs are checked.
+            if role is not SignerRole.FUNDER and not (
+                ric.is_valid(id_number) or uscc.is_valid(id_number)
+            ):
                 refused.append(where)
             signer_id = f"SG-{uuid.uuid4().hex[:16].upper()}"
             read.append(_Signer(signer_id, role, name, order, f"{base}/sign/{signer_id}"))

@@ -33,7 +33,6 @@ from domain.kernel.errors import DomainError, ErrorCode
 from domain.persistence.after_commit import NoJobQueue
 from domain.persistence.scope import DbScope
 from domain.persistence.unit_of_work import unit_of_work
-from integrations import provider
 from integrations.esign.client import esignature_from_settings
 from integrations.sandboxes import LoopbackServer, SandboxServer
 from lendgraph.settings import Settings
@@ -53,13 +52,6 @@ from tests.jobs_support import RecordingQueue
 ESIGN = "/webhooks/esign"
 #: A valid unified social credit code (check character computed with python-stdnum).
 FUNDER_CODE = "91110000MA01ABCD2Q"
-
-
-@pytest.fixture(autouse=True)
-def _room_for_a_contract(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The sandboxes cap a request at 64 KiB, less than a rendered contract (its fonts are
-    # embedded) in base64: the e-signature sandbox is given a real service's room here.
-    monkeypatch.setattr(provider, "MAX_REQUEST_BYTES", 16 * 1024 * 1024)
 
 
 @pytest.fixture
