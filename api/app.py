@@ -19,6 +19,7 @@ from api.idempotency import ReplayedHeader
 from api.middleware import BearerAuthMiddleware, RequestIdMiddleware
 from api.schema import build_schema
 from api.state import AppState
+from domain.contracts import signing
 from domain.events.listener import EventListener
 from domain.persistence.engine import create_engine, session_factory
 from integrations.jobs import job_queue
@@ -68,6 +69,9 @@ def create_app(
         os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     app_state = state or build_state(settings)
     graphql = LendGraphQL(schema or build_schema(settings), app_state)
+    # The e-signature service's completion callback keeps the signed document in this
+    # process's document store.
+    signing.signed_documents.store = app_state.storage
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -83,21 +83,18 @@ UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 @dataclass
 class _SignedDocuments:
-    """Where the callbacks keep signed documents (the process's document store)."""
+    """Where the callbacks keep signed documents: the process's document store, set by the
+    edge that receives them (the API, at start-up)."""
 
     store: DocumentStorage | None = None
-    #: Builds the store on first use when none was set.
-    factory: Callable[[], DocumentStorage] | None = None
 
     def get(self) -> DocumentStorage:
-        if self.store is None and self.factory is not None:
-            self.store = self.factory()
         if self.store is None:
             raise RuntimeError("no document store for signed documents")
         return self.store
 
 
-#: The document store of the completion callback (set at start-up, or built from settings).
+#: The document store of the completion callback (set at start-up).
 signed_documents = _SignedDocuments()
 
 

@@ -57,19 +57,11 @@ _register_payouts()
 
 
 def _register_signing() -> None:
-    # Imported here, as the payouts: the contracts context reaches deals and the store.
+    # Imported here, as the payouts: the contracts context reaches deals and the store (which
+    # the edge that receives the callbacks sets: ``signing.signed_documents.store``).
     from domain.contracts import signing
     from domain.contracts.esign_ports import EventType
 
-    def store() -> Any:
-        # The process's document store, from its settings, on the first completion.
-        from integrations.storage import document_storage
-        from lendgraph.settings import get_settings
-
-        return document_storage(get_settings().data_dir)
-
-    if signing.signed_documents.factory is None:
-        signing.signed_documents.factory = store
     HANDLERS[(Provider.ESIGN, EventType.SIGNER_SIGNED.value)] = signing.apply_signer_signed
     HANDLERS[(Provider.ESIGN, EventType.SIGNER_DECLINED.value)] = signing.apply_declined_signer
     HANDLERS[(Provider.ESIGN, EventType.ENVELOPE_COMPLETED.value)] = signing.apply_completed
