@@ -115,6 +115,8 @@ LIST_SIZES: Final[Mapping[str, int]] = {
     "CollateralValuation.lines": MAX_RECEIPTS,
     # A contract's schedule: at most 60 monthly instalments (products offer 1-60 months).
     "ContractTermsSummary.schedule": 60,
+    # Borrower, core enterprise (order financing), funder.
+    "Contract.signers": 3,
     # A loan's fixed schedule (at most 60 monthly instalments) and its balances by account.
     "Loan.schedule": 60,
     "Loan.balances": 12,
