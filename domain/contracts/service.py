@@ -25,7 +25,6 @@ import asyncio
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +35,7 @@ from domain.contracts import policy, repository
 from domain.contracts.models import Contract, ContractStatus
 from domain.contracts.rendering import ContractRenderer, UnrenderableTerms
 from domain.contracts.terms import ContractParties, ContractParty, PledgedReceipt, terms_digest
+from domain.deals import policy as deal_policy
 from domain.deals import repository as deals_repository
 from domain.deals import service as deals
 from domain.deals.models import Deal, DealStatus
@@ -60,8 +60,6 @@ from domain.reviews.models import ReviewDecision, ReviewStage
 
 __all__ = ["ContractOutcome", "SigningOutcome", "prepare_contract", "send_for_signing"]
 
-#: Where a deal's day is, when its funder's time zone is not visible.
-_DEFAULT_ZONE = "Asia/Shanghai"
 _PDF = "application/pdf"
 
 
@@ -212,7 +210,7 @@ async def prepare_contract(
     funder = await repository.funder(session, deal.tenant_id)
     if funder is None:  # pragma: no cover - a funder's staff see their funder
         raise _not_found("funder")
-    today = now.astimezone(ZoneInfo(funder.time_zone or _DEFAULT_ZONE)).date()
+    today = deal_policy.funder_day(funder.time_zone, now)
     start = value_date or today
     policy.check_value_date(start, today)
 

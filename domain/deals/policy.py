@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from domain.deals.models import ActorKind, ConsentMethod, Deal, DealChannel, DealStatus
 from domain.kernel.actor import Actor
@@ -679,3 +680,13 @@ __all__ = [
     "holds_collateral",
     "pledge_limit",
 ]
+
+
+#: Where a deal's day is when its funder's time zone is not known.
+DEFAULT_TIME_ZONE: Final[str] = "Asia/Shanghai"
+
+
+def funder_day(time_zone: str | None, at: datetime) -> date:
+    """The calendar day ``at`` falls on in the funder's time zone (a deal's dates, value
+    dates and schedules are the funder's days)."""
+    return at.astimezone(ZoneInfo(time_zone or DEFAULT_TIME_ZONE)).date()

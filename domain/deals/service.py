@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,9 +59,6 @@ from domain.products import policy as product_policy
 from domain.products import repository as products
 from domain.products.models import ProductLine, ProductStatus
 
-#: Where a deal's day is, when its funder's time zone is not visible.
-_DEFAULT_ZONE = "Asia/Shanghai"
-
 
 @dataclass(frozen=True, slots=True)
 class ConsentInput:
@@ -90,11 +86,26 @@ def _gather(problems: list[DomainError], error: DomainError) -> None:
 
 # -- recording ------------------------------------------------------------------------------------
 
+#: The outbox type of each timeline action: the application's own, then the transitions the
+#: other contexts make through :func:`record_transition` (reviews and their expiry, the
+#: assessment, e-signature, disbursement; a failed payout's is the alert finance officers
+#: follow).
 _EVENTS = {
     "create": "deal.created",
     "update": "deal.updated",
     "submit": "deal.submitted",
     "withdraw": "deal.withdrawn",
+    "start_first_review": "deal.first_review_started",
+    "pass_first_review": "deal.first_review_passed",
+    "approve": "deal.approved",
+    "reject": "deal.rejected",
+    "return": "deal.returned",
+    "expire": "deal.expired",
+    "send_for_signing": "deal.signing",
+    "sign": "deal.signed",
+    "disburse": "deal.disbursing",
+    "activate": "deal.activated",
+    "payout_failed": "deal.payout_failed",
 }
 
 
@@ -591,8 +602,9 @@ async def submit_deal(
 async def _today(session: AsyncSession, deal: Deal) -> tuple[date, bool]:
     """Today in the funder's time zone, and whether the funder is active."""
     funder = await repository.funder(session, deal.tenant_id)
-    zone = ZoneInfo(funder.time_zone if funder is not None else _DEFAULT_ZONE)
-    today = (await transaction_now(session)).astimezone(zone).date()
+    today = policy.funder_day(
+        funder.time_zone if funder is not None else None, await transaction_now(session)
+    )
     return today, funder is not None and funder.active
 
 
@@ -786,32 +798,6 @@ __all__ = [
 
 
 # -- for the review use cases (domain.reviews) ----------------------------------------------------
-
-# The outbox types of the transitions the reviews make.
-_EVENTS.update(
-    {
-        "start_first_review": "deal.first_review_started",
-        "pass_first_review": "deal.first_review_passed",
-        "approve": "deal.approved",
-        "reject": "deal.rejected",
-        "return": "deal.returned",
-        "expire": "deal.expired",
-    }
-)
-
-# The outbox types of the transitions a disbursement makes (domain.payouts); a failed payout's
-# is the alert the funder's finance officers follow.
-_EVENTS.update(
-    {
-        "disburse": "deal.disbursing",
-        "activate": "deal.activated",
-        "payout_failed": "deal.payout_failed",
-    }
-)
-
-# The outbox types of the transitions e-signature makes (domain.contracts): sent for
-# signature, and signed by every signer ("expire" is the approval's, above).
-_EVENTS.update({"send_for_signing": "deal.signing", "sign": "deal.signed"})
 
 
 async def record_transition(

@@ -30,17 +30,16 @@ The steps, each its own transaction, so that a worker killed at any line loses n
 from __future__ import annotations
 
 import asyncio
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Concatenate, Final, ParamSpec, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.deals import policy as deal_policy
 from domain.deals import repository as deals_repository
 from domain.deals import service as deals
 from domain.deals.models import Deal, DealStatus
@@ -65,6 +64,7 @@ from domain.payments.ports import (
 from domain.payouts import policy, repository
 from domain.payouts.models import Payout, PayoutState
 from domain.persistence.after_commit import Job, enqueue_after_commit
+from domain.persistence.atomic import atomic as _atomic
 from domain.persistence.base import new_id
 from domain.persistence.constraints import refusing
 from domain.products import policy as product_policy
@@ -75,24 +75,6 @@ from domain.reviews.models import ReviewStage
 #: The actor that sends one payout, and its queue (declared in ``workers``).
 SEND_ACTOR: Final = "send_payout"
 SEND_QUEUE: Final = "payouts"
-#: Where a funder's day is when its time zone is not visible.
-_DEFAULT_ZONE: Final = "Asia/Shanghai"
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _atomic(
-    use_case: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
-) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
-    """Run the use case in a savepoint of its own: a refusal part-way writes nothing."""
-
-    @functools.wraps(use_case)
-    async def atomic(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        async with session.begin_nested():
-            return await use_case(session, *args, **kwargs)
-
-    return atomic
 
 
 def send_job(tenant_id: uuid.UUID, payout_id: uuid.UUID, *, delay_ms: int | None = None) -> Job:
@@ -543,8 +525,7 @@ async def _value_date(session: AsyncSession, deal: Deal, payout: Payout, at: dat
     if payout.value_date is not None:
         return payout.value_date
     funder = await deals_repository.funder(session, deal.tenant_id)
-    zone = ZoneInfo(funder.time_zone if funder is not None else _DEFAULT_ZONE)
-    return at.astimezone(zone).date()
+    return deal_policy.funder_day(funder.time_zone if funder is not None else None, at)
 
 
 async def apply_settlement(session: AsyncSession, event: PayoutEvent) -> str | None:
