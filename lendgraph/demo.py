@@ -67,11 +67,14 @@ class DemoFunder:
     slug: str
     name: str
     kind: TenantKind
+    registration_number: str
 
 
 FUNDERS = (
-    DemoFunder("east-river-bank", "East River Bank", TenantKind.BANK),
-    DemoFunder("jade-capital", "Jade Capital Lending", TenantKind.PRIVATE_LENDER),
+    DemoFunder("east-river-bank", "East River Bank", TenantKind.BANK, "91110000100011743X"),
+    DemoFunder(
+        "jade-capital", "Jade Capital Lending", TenantKind.PRIVATE_LENDER, "91310000MA1FL8Y2BY"
+    ),
 )
 
 ORGANIZATIONS = (
@@ -105,6 +108,7 @@ async def _seed_parties_and_access(session: AsyncSession, cipher: PersonalDataCi
             SEEDER,
             name=funder.name,
             slug=funder.slug,
+            registration_number=funder.registration_number,
             kind=funder.kind,
             time_zone="Asia/Shanghai",
             currency="CNY",

@@ -61,6 +61,9 @@ class Tenant(IdMixin, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(63), unique=True)
+    # The unified social credit code a contract names the funder by; None for a funder
+    # onboarded before it was recorded (no contract is prepared for it).
+    registration_number: Mapped[str | None] = mapped_column(String(18), unique=True, default=None)
     kind: Mapped[TenantKind] = mapped_column(_enum(TenantKind, "tenant_kind"))
     time_zone: Mapped[str] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(3))

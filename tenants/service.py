@@ -60,8 +60,11 @@ async def create_tenant(
     kind: TenantKind,
     time_zone: str,
     currency: str,
+    registration_number: str | None = None,
 ) -> Tenant:
-    """Onboard a funder."""
+    """Onboard a funder. ``registration_number`` is its unified social credit code, checked
+    (INVALID_SOCIAL_CREDIT_CODE) and unique (DUPLICATE); a funder without one cannot have a
+    contract prepared."""
     require(actor, Scope.TENANTS_WRITE)
     require(actor, Scope.PLATFORM_ADMIN)
     problems: list[DomainError] = []
@@ -76,19 +79,38 @@ async def create_tenant(
             check()
         except DomainError as exc:
             problems.append(exc)
+    code = None
+    if registration_number is not None:
+        try:
+            code = party_policy.normalize_social_credit_code(
+                registration_number, "registrationNumber"
+            )
+        except DomainError as exc:
+            problems.append(exc)
     errors.collect(problems)
     if await repository.tenant_by_slug(session, slug) is not None:
         raise _duplicate_slug()
     tenant = Tenant(
         name=name.strip(),
         slug=slug,
+        registration_number=code,
         kind=kind,
         time_zone=time_zone,
         currency=currency,
         status=Status.ACTIVE,
     )
-    # The check above cannot see a concurrent request's tenant; the unique key can.
-    async with refusing(session, {"uq_tenants_slug": _duplicate_slug()}):
+    # The check above cannot see a concurrent request's tenant; the unique keys can.
+    async with refusing(
+        session,
+        {
+            "uq_tenants_slug": _duplicate_slug(),
+            "uq_tenants_registration_number": DomainError(
+                ErrorCode.DUPLICATE,
+                "a tenant with this registration number exists",
+                "registrationNumber",
+            ),
+        },
+    ):
         repository.add(session, tenant)
     await audit.record(
         session,

@@ -21,6 +21,8 @@ from tenants.models import ClientKind, TenantKind
 
 PASSWORD = "correct-horse-battery"
 CONSOLE = ("test-console", "test-console-secret")
+#: Banks A's and B's unified social credit codes (check characters by python-stdnum).
+FUNDER_CODES = ("91110000MA01ABCD2Q", "91310000MA1K4B7C0Q")
 
 
 @dataclass
@@ -112,12 +114,13 @@ async def seed_world(state: AppState) -> World:
             credentials=("test-partner", "test-partner-secret"),
         )
         worlds = []
-        for letter in ("a", "b"):
+        for letter, registration in (("a", FUNDER_CODES[0]), ("b", FUNDER_CODES[1])):
             tenant = await tenant_service.create_tenant(
                 s,
                 SEEDER,
                 name=f"Bank {letter.upper()}",
                 slug=f"bank-{letter}",
+                registration_number=registration,
                 kind=TenantKind.BANK,
                 time_zone="Asia/Shanghai",
                 currency="CNY",

@@ -28,6 +28,11 @@ class CreateTenantInput:
     kind: TenantKind = strawberry.field(description="Bank, insurer or private lender.")  # type: ignore[valid-type]
     time_zone: str = strawberry.field(default="Asia/Shanghai", description="IANA time zone.")
     currency: str = strawberry.field(default="CNY", description="ISO 4217 booking currency.")
+    registration_number: str | None = strawberry.field(
+        default=None,
+        description="The funder's unified social credit code (18 characters), which its "
+        "contracts name it by; no contract is prepared for a funder without one.",
+    )
 
 
 @strawberry.type(description="Result of createTenant.")
@@ -134,6 +139,7 @@ class TenancyMutations:
                     kind=input.kind,
                     time_zone=input.time_zone,
                     currency=input.currency,
+                    registration_number=input.registration_number,
                 ),
             )
         return CreateTenantPayload(

@@ -25,6 +25,9 @@ class TenantNode(relay.Node):
     id: relay.NodeID[str]
     name: str = strawberry.field(description="Display name.")
     slug: str = strawberry.field(description="Unique short name used in URLs and sign-in.")
+    registration_number: str | None = strawberry.field(
+        description="Unified social credit code; null until the operator records it."
+    )
     kind: TenantKind = strawberry.field(description="Bank, insurer or private lender.")  # type: ignore[valid-type]
     time_zone: str = strawberry.field(description="IANA time zone of the business date.")
     currency: str = strawberry.field(description="ISO 4217 booking currency.")
@@ -37,6 +40,7 @@ class TenantNode(relay.Node):
             id=str(row.id),
             name=row.name,
             slug=row.slug,
+            registration_number=row.registration_number,
             kind=row.kind,
             time_zone=row.time_zone,
             currency=row.currency,

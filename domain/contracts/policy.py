@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from domain.contracts.terms import (
     ContractParties,
+    ContractParty,
     ContractTerms,
     InvalidContractTerms,
     PledgedReceipt,
@@ -37,6 +38,7 @@ __all__ = [
     "check_value_date",
     "contract_number",
     "contract_visible",
+    "funder_party",
     "parse_reference",
     "schedule_lines",
     "signer_specs",
@@ -72,6 +74,19 @@ def check_preparable(status: DealStatus, approval: ApprovedTerms | None, now: da
             "the deal's approval has expired: no contract is prepared on it",
             "dealId",
         )
+
+
+def funder_party(name: str, registration_number: str | None) -> ContractParty:
+    """The funder as its contracts name it: by its unified social credit code, which the
+    e-signature service checks its signature against. FUNDER_NOT_REGISTERED when the operator
+    has not recorded one."""
+    if registration_number is None:
+        raise DomainError(
+            ErrorCode.FUNDER_NOT_REGISTERED,
+            "the funder's registration number is not recorded: no contract names it",
+            "dealId",
+        )
+    return ContractParty(name, registration_number)
 
 
 def check_value_date(value_date: date, today: date) -> None:

@@ -28,7 +28,7 @@ _tenants = table(
     "tenants",
     column("id", UUID(as_uuid=True)),
     column("name", String(200)),
-    column("slug", String(63)),
+    column("registration_number", String(18)),
     column("time_zone", String(64)),
 )
 
@@ -38,17 +38,22 @@ class Funder:
     """What a contract names of its funder, and the funder's time zone (its today)."""
 
     name: str
-    slug: str
+    #: Its unified social credit code; None until the operator records it.
+    registration_number: str | None
     time_zone: str
 
 
 async def funder(session: AsyncSession, tenant_id: uuid.UUID) -> Funder | None:
     """The deal's funder, if this scope sees it."""
-    stmt = select(_tenants.c.name, _tenants.c.slug, _tenants.c.time_zone).where(
+    stmt = select(_tenants.c.name, _tenants.c.registration_number, _tenants.c.time_zone).where(
         _tenants.c.id == tenant_id
     )
     row = (await session.execute(stmt)).first()
-    return None if row is None else Funder(name=row.name, slug=row.slug, time_zone=row.time_zone)
+    if row is None:
+        return None
+    return Funder(
+        name=row.name, registration_number=row.registration_number, time_zone=row.time_zone
+    )
 
 
 def add(session: AsyncSession, row: Contract) -> None:

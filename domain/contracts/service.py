@@ -231,8 +231,7 @@ async def prepare_contract(
         raise DomainError(ErrorCode.INVALID, f"no schedule: {exc}", "valueDate") from exc
     parties_ = ContractParties(
         borrower=await _borrower(session, cipher, deal),
-        # The funder's registration number is not recorded: its slug identifies it.
-        funder=ContractParty(funder.name, funder.slug),
+        funder=policy.funder_party(funder.name, funder.registration_number),
         core_enterprise=await _core_enterprise(session, deal),
     )
     terms = policy.build_terms(

@@ -79,6 +79,8 @@ class ErrorCode(StrEnum):
     FOUR_EYES = "FOUR_EYES"
     REVIEW_TAKEN = "REVIEW_TAKEN"
     AMOUNT_ABOVE_REQUEST = "AMOUNT_ABOVE_REQUEST"
+    # Contracts.
+    FUNDER_NOT_REGISTERED = "FUNDER_NOT_REGISTERED"
 
 
 class DomainError(Exception):

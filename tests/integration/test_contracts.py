@@ -228,6 +228,9 @@ async def test_an_approved_consumer_deal_gets_version_1_with_its_pdf_stored(
     assert terms["late_penalty"] == {"daily_rate": "0.0005", "grace_days": 3}
     assert terms["prepayment_penalty_rate"] == "0.02"
     assert terms["parties"]["borrower"]["name"] == "Wang Fang"
+    # The funder by its unified social credit code, as onboarded.
+    assert terms["parties"]["funder"] == {"name": "Bank A", "id_number": "91110000MA01ABCD2Q"}
+    assert "91110000MA01ABCD2Q" in body
     assert terms["parties"]["core_enterprise"] is None
     assert terms["pledged_receipts"] == []
     assert terms["version"] == 1
@@ -336,6 +339,20 @@ async def test_a_value_date_in_the_past_is_refused(app_state, owner_engine, worl
     deal_id = await approved_consumer(app_state, world)
     error = await _refused(app_state, world.admin, deal_id, value_date=date(2020, 1, 15))
     assert (error.code, error.field) == (ErrorCode.INVALID, "valueDate")
+    assert await _contracts(owner_engine, deal_id) == []
+
+
+async def test_a_funder_without_a_registration_number_gets_no_contract(
+    app_state, owner_engine, world
+) -> None:
+    deal_id = await approved_consumer(app_state, world)
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text("update tenants set registration_number = null where id = :t"),
+            {"t": world.m.world.a.id},
+        )
+    error = await _refused(app_state, world.admin, deal_id)
+    assert (error.code, error.field) == (ErrorCode.FUNDER_NOT_REGISTERED, "dealId")
     assert await _contracts(owner_engine, deal_id) == []
 
 

@@ -7,10 +7,8 @@ declines leaves the contract DECLINED and the deal SIGNING (not disbursable); an
 expires leaves the contract EXPIRED and the deal EXPIRED. Duplicated and reordered callbacks
 converge. Another funder's staff find no deal; a deal not APPROVED is refused.
 
-Set-up outside the use cases: the tenants do not record a funder's registration number, and
-the contract names the funder by its slug, so bank A's slug is set (by the owner) to a valid
-unified social credit code, which the service checks; the funder's name is set to end in the
-sandbox's word for the outcome wanted."""
+Set-up outside the use cases: the funder's name is set (by the owner) to end in the sandbox's
+word for the outcome wanted."""
 
 from __future__ import annotations
 
@@ -50,8 +48,6 @@ from tests.integrations.conftest import sandbox_settings
 from tests.jobs_support import RecordingQueue
 
 ESIGN = "/webhooks/esign"
-#: A valid unified social credit code (check character computed with python-stdnum).
-FUNDER_CODE = "91110000MA01ABCD2Q"
 
 
 @pytest.fixture
@@ -65,8 +61,8 @@ async def world(app_state: Any, owner_engine: AsyncEngine) -> World:
 async def _funder(owner: AsyncEngine, w: World, name: str) -> None:
     async with owner.begin() as conn:
         await conn.execute(
-            text("update tenants set slug = :s, name = :n where id = :t"),
-            {"s": FUNDER_CODE.lower(), "n": name, "t": w.m.world.a.id},
+            text("update tenants set name = :n where id = :t"),
+            {"n": name, "t": w.m.world.a.id},
         )
 
 
