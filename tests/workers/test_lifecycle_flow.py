@@ -217,16 +217,9 @@ def _status(owner_engine: Any, deal_id: uuid.UUID, wanted: str) -> Any:
     return check
 
 
-@pytest.mark.parametrize("product_line", list(LINES), ids=[p.value for p in LINES])
-async def test_an_approved_deal_becomes_an_active_loan(
-    app_state, owner_engine, settings, worker: Worker, rabbitmq_url, product_line
-) -> None:
-    line = LINES[product_line]
-    w = await make_world(app_state)
-    await _finance_officer(app_state, w)
-    deal_id = await _applied(app_state, w, line)
-    deal_gid = global_id("Deal", deal_id)
-
+@pytest.fixture
+def running(settings: Any, rabbitmq_url: str, worker: Worker) -> Iterator[tuple[Served, Worker]]:
+    """The served app and sandboxes, and a worker with the production ports pointed at them."""
     with served(settings, rabbitmq_url) as app:
         worker.env.update(app.sandbox.environment())
         worker.env["LENDGRAPH_ISSUER"] = app.base_url
@@ -234,56 +227,70 @@ async def test_an_approved_deal_becomes_an_active_loan(
         # The worker reads the contract the API stored: one document store for both.
         worker.env["LENDGRAPH_DATA_DIR"] = settings.data_dir
         worker.start(recording=False)
-        async with httpx.AsyncClient(base_url=app.base_url, timeout=30) as client:
-            slug = w.m.world.a.slug
-            admin = await access_token(client, w.m.world.a.admin_email, tenant=slug)
-            finance = await access_token(client, FINANCE, tenant=slug)
+        yield app, worker
 
-            prepared = await _call(
-                client, admin, PREPARE, dealId=deal_gid, valueDate=VALUE_DATE.isoformat()
-            )
-            assert prepared["prepareContract"] == {
-                "contract": {"version": 1, "status": "DRAFT"},
-                "userErrors": [],
-            }
-            sent = await _call(client, admin, SEND, dealId=deal_gid)
-            assert sent["sendContractForSigning"] == {
-                "deal": {"status": "SIGNING"},
-                "contract": {"status": "SENT"},
-                "userErrors": [],
-            }
-            # The worker creates the envelope; the service calls back as each signer signs.
-            await until("every signature is in", _status(owner_engine, deal_id, "SIGNED"), worker)
 
-            disbursed = await _call(
-                client,
-                finance,
-                DISBURSE,
-                input={
-                    "dealId": deal_gid,
-                    "idempotencyKey": f"lifecycle-{line.line.value}",
-                    "beneficiary": {
-                        "name": "Borrower Account",
-                        "accountNumber": ACCOUNT,
-                        "bankCode": BANK,
-                    },
-                    "valueDate": VALUE_DATE.isoformat(),
-                    "amount": {"amount": line.amount, "currency": "CNY"},
+@pytest.mark.parametrize("product_line", list(LINES), ids=[p.value for p in LINES])
+async def test_an_approved_deal_becomes_an_active_loan(
+    app_state, owner_engine, running, product_line
+) -> None:
+    line = LINES[product_line]
+    app, worker = running
+    w = await make_world(app_state)
+    await _finance_officer(app_state, w)
+    deal_id = await _applied(app_state, w, line)
+    deal_gid = global_id("Deal", deal_id)
+
+    async with httpx.AsyncClient(base_url=app.base_url, timeout=30) as client:
+        slug = w.m.world.a.slug
+        admin = await access_token(client, w.m.world.a.admin_email, tenant=slug)
+        finance = await access_token(client, FINANCE, tenant=slug)
+
+        prepared = await _call(
+            client, admin, PREPARE, dealId=deal_gid, valueDate=VALUE_DATE.isoformat()
+        )
+        assert prepared["prepareContract"] == {
+            "contract": {"version": 1, "status": "DRAFT"},
+            "userErrors": [],
+        }
+        sent = await _call(client, admin, SEND, dealId=deal_gid)
+        assert sent["sendContractForSigning"] == {
+            "deal": {"status": "SIGNING"},
+            "contract": {"status": "SENT"},
+            "userErrors": [],
+        }
+        # The worker creates the envelope; the service calls back as each signer signs.
+        await until("every signature is in", _status(owner_engine, deal_id, "SIGNED"), worker)
+
+        disbursed = await _call(
+            client,
+            finance,
+            DISBURSE,
+            input={
+                "dealId": deal_gid,
+                "idempotencyKey": f"lifecycle-{line.line.value}",
+                "beneficiary": {
+                    "name": "Borrower Account",
+                    "accountNumber": ACCOUNT,
+                    "bankCode": BANK,
                 },
-            )
-            assert disbursed["disburse"] == {
-                "deal": {"status": "DISBURSING"},
-                "payout": {
-                    "state": "REQUESTED",
-                    "amount": {"amount": line.amount},
-                    "fee": {"amount": line.fee_amount},
-                    "netAmount": {"amount": line.net},
-                },
-                "userErrors": [],
-            }
-            # The worker asks the rail; the rail's settlement callback activates the loan.
-            await until("the loan is active", _status(owner_engine, deal_id, "ACTIVE"), worker)
-            seen = (await _call(client, finance, READ, id=deal_gid))["node"]
+                "valueDate": VALUE_DATE.isoformat(),
+                "amount": {"amount": line.amount, "currency": "CNY"},
+            },
+        )
+        assert disbursed["disburse"] == {
+            "deal": {"status": "DISBURSING"},
+            "payout": {
+                "state": "REQUESTED",
+                "amount": {"amount": line.amount},
+                "fee": {"amount": line.fee_amount},
+                "netAmount": {"amount": line.net},
+            },
+            "userErrors": [],
+        }
+        # The worker asks the rail; the rail's settlement callback activates the loan.
+        await until("the loan is active", _status(owner_engine, deal_id, "ACTIVE"), worker)
+        seen = (await _call(client, finance, READ, id=deal_gid))["node"]
 
     # The rail paid the net amount, once, under the payout's ID.
     [(payout_id, net)] = await rows(
