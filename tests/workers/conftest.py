@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from integrations.jobs import DramatiqJobQueue, make_broker
+from integrations.sandboxes import SandboxServer
 from lendgraph.cli import worker_command
 from lendgraph.settings import Settings
 
@@ -141,6 +142,18 @@ class Worker:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def use_sandboxes(
+        self, sandbox: SandboxServer, settings: Settings, *, app_url: str | None = None
+    ) -> None:
+        """Point the production ports at ``sandbox``, with the tests' personal-data key and
+        document store (the worker reads what the API stored); ``app_url``, the served app
+        providers call back, is the issuer the worker builds callback URLs from."""
+        self.env.update(sandbox.environment())
+        self.env["LENDGRAPH_DATA_KEY"] = settings.data_key.get_secret_value()
+        self.env["LENDGRAPH_DATA_DIR"] = settings.data_dir
+        if app_url is not None:
+            self.env["LENDGRAPH_ISSUER"] = app_url
 
 
 @pytest.fixture

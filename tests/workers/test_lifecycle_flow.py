@@ -221,11 +221,7 @@ def _status(owner_engine: Any, deal_id: uuid.UUID, wanted: str) -> Any:
 def running(settings: Any, rabbitmq_url: str, worker: Worker) -> Iterator[tuple[Served, Worker]]:
     """The served app and sandboxes, and a worker with the production ports pointed at them."""
     with served(settings, rabbitmq_url) as app:
-        worker.env.update(app.sandbox.environment())
-        worker.env["LENDGRAPH_ISSUER"] = app.base_url
-        worker.env["LENDGRAPH_DATA_KEY"] = settings.data_key.get_secret_value()
-        # The worker reads the contract the API stored: one document store for both.
-        worker.env["LENDGRAPH_DATA_DIR"] = settings.data_dir
+        worker.use_sandboxes(app.sandbox, settings, app_url=app.base_url)
         worker.start(recording=False)
         yield app, worker
 

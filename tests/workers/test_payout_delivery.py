@@ -8,7 +8,6 @@ was lost is sent by the sweeper. Figures: 100,000.00 lent, 2,000.00 withheld, 98
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import text
 
@@ -16,7 +15,6 @@ from domain.kernel.money import Money
 from domain.payouts.service import send_job
 from domain.persistence.after_commit import Job
 from tests.disbursement_support import (
-    Rail,
     beneficiary,
     build_world,
     disburse,
@@ -25,15 +23,7 @@ from tests.disbursement_support import (
     served_rail,
     signed_deal,
 )
-from tests.workers.conftest import Worker, until
-
-
-def _wire(worker: Worker, rail: Rail, settings: Any) -> None:
-    """The worker's settings: the sandbox rail's (and the other sandboxes'), the app's base
-    URL as the issuer the callback URL is built from, and the tests' personal-data key."""
-    worker.env.update(rail.sandbox.environment())
-    worker.env["LENDGRAPH_ISSUER"] = rail.app_url
-    worker.env["LENDGRAPH_DATA_KEY"] = settings.data_key.get_secret_value()
+from tests.workers.conftest import until
 
 
 def _status(owner_engine, deal_id: uuid.UUID, wanted: str):  # type: ignore[no-untyped-def]
@@ -59,7 +49,7 @@ async def test_a_disbursement_is_paid_out_by_the_worker(
     w = await build_world(app_state)
     deal_id = await signed_deal(app_state, owner_engine, w)
     with served_rail(settings) as rail:
-        _wire(worker, rail, settings)
+        worker.use_sandboxes(rail.sandbox, settings, app_url=rail.app_url)
         worker.start(recording=False)
         done = await disburse(app_state, w.staff.finance, deal_id, "worker-1", jobs=rabbit_jobs)
         await until("the loan is active", _status(owner_engine, deal_id, "ACTIVE"), worker)
@@ -80,7 +70,7 @@ async def test_a_worker_killed_while_the_rail_has_not_answered_loses_nothing(
     w = await build_world(app_state)
     deal_id = await signed_deal(app_state, owner_engine, w)
     with served_rail(settings, hang_seconds=60.0) as rail:
-        _wire(worker, rail, settings)
+        worker.use_sandboxes(rail.sandbox, settings, app_url=rail.app_url)
         worker.env["LENDGRAPH_PROVIDER_TIMEOUT_SECONDS"] = "60"
         worker.start(recording=False)
         done = await disburse(
@@ -128,7 +118,7 @@ async def test_a_lost_message_only_delays_the_payout(
     w = await build_world(app_state)
     deal_id = await signed_deal(app_state, owner_engine, w)
     with served_rail(settings) as rail:
-        _wire(worker, rail, settings)
+        worker.use_sandboxes(rail.sandbox, settings, app_url=rail.app_url)
         worker.start(recording=False)
         # Disbursed by a process whose messages never reach the broker.
         done = await disburse(app_state, w.staff.finance, deal_id, "worker-lost")

@@ -58,8 +58,7 @@ def sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def real_worker(worker: Worker, sandbox: SandboxServer, settings: Any) -> Iterator[Worker]:
-    worker.env.update(sandbox.environment())
-    worker.env["LENDGRAPH_DATA_KEY"] = settings.data_key.get_secret_value()
+    worker.use_sandboxes(sandbox, settings)
     worker.env["LENDGRAPH_PROVIDER_TIMEOUT_SECONDS"] = "5"
     worker.start(recording=False)
     yield worker

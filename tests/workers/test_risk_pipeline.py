@@ -33,8 +33,7 @@ def sandbox() -> Iterator[SandboxServer]:
 def real_worker(worker: Worker, sandbox: SandboxServer, settings: Any) -> Worker:
     """The worker, configured for the production ports on the sandboxes (and the test
     database's data key, to read the applicant's resident ID)."""
-    worker.env.update(sandbox.environment())
-    worker.env["LENDGRAPH_DATA_KEY"] = settings.data_key.get_secret_value()
+    worker.use_sandboxes(sandbox, settings)
     worker.env["LENDGRAPH_PROVIDER_TIMEOUT_SECONDS"] = CLIENT_TIMEOUT
     return worker
 
