@@ -23,8 +23,8 @@ from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
 from domain.ledger.models import AccountKind as DomainAccountKind
 from domain.ledger.models import EntryCause as DomainEntryCause
-from domain.loans.policy import loan_visible
 from domain.loans.models import LoanStatus as DomainLoanStatus
+from domain.loans.policy import loan_visible
 from domain.payouts.models import PayoutState as DomainPayoutState
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ class LoanNode(relay.Node):
     @strawberry.field(description="The deal the loan was disbursed for.")
     async def deal(
         self, info: Info
-    ) -> Annotated["DealNode", strawberry.lazy("api.deals.types")] | None:
+    ) -> Annotated[DealNode, strawberry.lazy("api.deals.types")] | None:
         from api.deals import types as deal_types  # the deal's module imports this one
 
         return await load_node(info, deal_types.DealNode, self.row.deal_id)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Row, and_, any_, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
@@ -26,8 +26,8 @@ __all__ = [
     "accounts_of_loan",
     "add_lines",
     "balances_of_loans",
-    "entry",
     "entries_of_loans",
+    "entry",
     "entry_by_reference",
     "find_account",
     "insert_account_if_absent",
@@ -455,5 +455,5 @@ async def entries_of_loans(
     for row in await session.execute(stmt):
         key = (row.tenant_id, row.loan_id)
         if key in wanted:
-            out.setdefault(key, []).append(row)
+            out.setdefault(key, []).append(cast(Row[Any], row))
     return out
