@@ -43,11 +43,17 @@ def schedule() -> list[dict[str, Any]]:
 
 
 async def seed_loans(
-    conn: Any, *, tenant_id: uuid.UUID, template_deal_id: uuid.UUID, count: int
+    conn: Any,
+    *,
+    tenant_id: uuid.UUID,
+    template_deal_id: uuid.UUID,
+    count: int,
+    deal_columns: dict[str, str] | None = None,
 ) -> list[uuid.UUID]:
     """``count`` ACTIVE loans of ``tenant_id``, each on a copy of ``template_deal_id`` (the
     copies created one second apart, after the template), oldest first; their IDs in that
-    order. ``conn``: a SQLAlchemy async connection or session."""
+    order. ``deal_columns``: SQL for columns of the copies (``{"purchase_order_id": "null"}``:
+    a copy claims no order). ``conn``: a SQLAlchemy async connection or session."""
     import json
 
     lines = schedule()
@@ -71,6 +77,7 @@ async def seed_loans(
             "submitted_at": "coalesce(d.submitted_at, d.created_at)",
             "created_at": "d.created_at + make_interval(secs => c.n)",
             "updated_at": "d.created_at + make_interval(secs => c.n)",
+            **(deal_columns or {}),
         }.get(col, f"d.{col}")
         for col in cols
     )
