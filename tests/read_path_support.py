@@ -168,9 +168,7 @@ async def read_world(client: httpx.AsyncClient, state: AppState) -> ReadWorld:
     # Bank A's loans, on copies of the first consumer deal made ACTIVE (after the deals
     # above, so that the first pages of deals hold the same rows as before).
     async with open_session(state.sessions, PLATFORM_SCOPE) as session:
-        await seed_loans(
-            session, tenant_id=m.world.a.id, template_deal_id=consumer[0], count=LOANS
-        )
+        await seed_loans(session, tenant_id=m.world.a.id, template_deal_id=consumer[0], count=LOANS)
         await session.commit()
     tokens = {
         "bank_a": await access_token(client, m.world.a.admin_email, tenant="bank-a"),

@@ -59,8 +59,8 @@ from tests.collateral_support import (
     tenant_session,
 )
 from tests.deals_support import CONSENT, App, Borrower, apply, resident_id, submit
-from tests.products_support import cny, consumer_terms, order_terms, warehouse_terms
 from tests.loans_support import seed_loans
+from tests.products_support import cny, consumer_terms, order_terms, warehouse_terms
 from tests.support import (
     World,
     access_token,
