@@ -159,9 +159,10 @@ async def seed_loans(
         text(
             "insert into journal_lines (tenant_id, entry_id, line_no, account_id, currency,"
             " amount_minor) select :t, c.entry_id, l.no, a.id, 'CNY', l.amount"
-            f" from {copies} cross join lateral (values (1, 'PRINCIPAL_RECEIVABLE', cast(:p as bigint)),"
-            " (2, 'SETTLEMENT_CASH', cast(:cash as bigint)), (3, 'FEE_INCOME', cast(:fee as bigint)))"
-            " as l(no, code, amount)"
+            f" from {copies} cross join lateral (values"
+            " (1, 'PRINCIPAL_RECEIVABLE', cast(:p as bigint)),"
+            " (2, 'SETTLEMENT_CASH', cast(:cash as bigint)),"
+            " (3, 'FEE_INCOME', cast(:fee as bigint))) as l(no, code, amount)"
             " join ledger_accounts a on a.tenant_id = :t and a.code = l.code and a.currency = 'CNY'"
             " and a.loan_id is not distinct from"
             " (case when l.code = 'SETTLEMENT_CASH' then null else c.loan_id end)"

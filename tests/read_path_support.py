@@ -1,6 +1,7 @@
 """The read path's fixtures: a market with enough deals to fill a page of 100 of every connection
-that lists deals and as many loans of one funder, a token per kind of reader, and the GraphQL document of every list query of
-the API with the nested fields that go through the batch loaders."""
+that lists deals, as many loans of one funder, a token per kind of reader, and the GraphQL
+document of every list query of the API with the nested fields that go through the batch
+loaders."""
 
 from __future__ import annotations
 

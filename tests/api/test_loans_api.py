@@ -51,7 +51,10 @@ LOANS = (
     " edges { cursor node { id status } } pageInfo { hasNextPage endCursor } } }"
 )
 NODE = "query($id: ID!) { node(id: $id) { ... on Loan { %s } } }"
-DEAL_LOAN = "query($id: ID!) { node(id: $id) { ... on Deal { applicant { ... on Person { fullName } } loan { id } } } }"
+DEAL_LOAN = (
+    "query($id: ID!) { node(id: $id) { ... on Deal {"
+    " applicant { ... on Person { fullName } } loan { id } } } }"
+)
 
 # The loan's accounts in kind order (their names' order), each 0.00 but two.
 KINDS = (
@@ -111,9 +114,11 @@ async def test_the_disbursed_loan_in_the_connection_by_id_and_from_its_deal(
     client = uncapped_client
     deal_id, payout_id, loan_id, finance = await _disbursed(client, app_state, owner_engine, world)
     gid = global_id("Loan", loan_id)
-    page = "query { loans(first: 10) { edges { node { %s %s } } pageInfo { hasNextPage } } }" % (
-        LOAN_FIELDS,
-        ENTRIES,
+    page = (
+        "query { loans(first: 10) { edges { node { "
+        + LOAN_FIELDS
+        + ENTRIES
+        + " } } pageInfo { hasNextPage } } }"
     )
     found = _data(await gql(client, finance, page))["loans"]
     assert found["pageInfo"] == {"hasNextPage": False}
