@@ -12,6 +12,7 @@ between uses. DataLoaders are built per context, never per process."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -35,6 +36,9 @@ from domain.contracts import repository as contracts
 from domain.deals import repository as deals
 from domain.integration_calls import repository as integration_calls
 from domain.kernel.actor import Actor
+from domain.ledger import repository as ledger_repository
+from domain.ledger import service as ledger
+from domain.loans import repository as loans
 from domain.parties import repository as parties
 from domain.persistence.scope import DbScope, PrincipalCheck, principal_verdict
 from domain.persistence.unit_of_work import unit_of_work as uow
@@ -43,6 +47,9 @@ from domain.reviews import repository as reviews
 from domain.risk import repository as risk
 from tenants import repository as tenancy
 from tenants.tokens import Principal
+
+#: A loan's journal entries read, newest first (``Loan.ledgerEntries``).
+NEWEST_ENTRIES = 50
 
 ANONYMOUS = Actor(user_id=None, client_id=None, tenant_id=None)
 
@@ -89,6 +96,12 @@ class Loaders:
     deal_reviews: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
     # Keyed by (tenant_id, deal_id): a deal's current contract (not VOID).
     deal_contracts: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
+    loans: DataLoader[uuid.UUID, Any]
+    # Keyed by (tenant_id, deal_id): a deal's loan, once its payout settled.
+    deal_loans: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
+    # Keyed by (tenant_id, loan_id): a loan's balances by account kind; its newest entries.
+    loan_balances: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
+    loan_entries: DataLoader[tuple[uuid.UUID, uuid.UUID], Any]
 
 
 class PrincipalInactive(GraphQLError):
@@ -206,6 +219,12 @@ class Context:
             risk_assessments=self._loader(risk.latest_of_deals),
             deal_reviews=self._loader(reviews.reviews_of_deals),
             deal_contracts=self._loader(contracts.current_of_deals),
+            loans=self._loader(loans.loans_by_ids),
+            deal_loans=self._loader(loans.loans_of_deals),
+            loan_balances=self._loader(ledger.balances_of_loans),
+            loan_entries=self._loader(
+                functools.partial(ledger_repository.entries_of_loans, newest=NEWEST_ENTRIES)
+            ),
         )
 
     @asynccontextmanager

@@ -120,6 +120,9 @@ LIST_SIZES: Final[Mapping[str, int]] = {
     # A loan's fixed schedule (at most 60 monthly instalments) and its balances by account.
     "Loan.schedule": 60,
     "Loan.balances": 12,
+    # A loan's newest entries (api.context.NEWEST_ENTRIES), a few lines each.
+    "Loan.ledgerEntries": 50,
+    "LedgerEntry.lines": 10,
     # One per currency the funder lends in; a line per account kind.
     "Query.trialBalance": 3,
     "TrialBalance.lines": 12,

@@ -54,6 +54,7 @@ NODE_TYPE_NAMES: Final = (
     "WarehouseReceipt",
     "Document",
     "Deal",
+    "Loan",
 )
 _SHOWN = 40  # characters of a refused value repeated in the message
 RELAY_SPEC = "https://relay.dev/graphql/objectidentification.htm"
@@ -141,6 +142,7 @@ PurchaseOrderID = NewType("PurchaseOrderID", relay.GlobalID)
 WarehouseReceiptID = NewType("WarehouseReceiptID", relay.GlobalID)
 DocumentID = NewType("DocumentID", relay.GlobalID)
 DealID = NewType("DealID", relay.GlobalID)
+LoanID = NewType("LoanID", relay.GlobalID)
 PartyID = NewType("PartyID", relay.GlobalID)
 AgentID = NewType("AgentID", relay.GlobalID)
 UserOrClientID = NewType("UserOrClientID", relay.GlobalID)
@@ -158,6 +160,7 @@ _PYTHON_TYPES: Final = {
         WarehouseReceiptID,
         DocumentID,
         DealID,
+        LoanID,
         PartyID,
         AgentID,
         UserOrClientID,

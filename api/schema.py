@@ -26,6 +26,8 @@ from api.idempotency import IdempotentAnswers
 from api.ledger.queries import LedgerQueries
 from api.limits import extensions
 from api.loans.mutations import LoanMutations
+from api.loans.queries import LoanQueries
+from api.loans.types import LoanNode
 from api.metrics import OperationMetrics
 from api.overload import OverloadGuard
 from api.parties.mutations import PartyMutations
@@ -58,6 +60,7 @@ NODE_TYPES: dict[str, Any] = {
     "WarehouseReceipt": WarehouseReceiptNode,
     "Document": DocumentNode,
     "Deal": DealNode,
+    "Loan": LoanNode,
 }
 
 
@@ -121,6 +124,7 @@ Query = merge_types(
         CalendarQueries,
         PlatformQueries,
         LedgerQueries,
+        LoanQueries,
         PriceQueries,
         ReviewQueries,
     ),

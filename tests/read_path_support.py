@@ -1,6 +1,7 @@
 """The read path's fixtures: a market with enough deals to fill a page of 100 of every connection
-that lists deals, a token per kind of reader, and the GraphQL document of every list query of
-the API with the nested fields that go through the batch loaders."""
+that lists deals, as many loans of one funder, a token per kind of reader, and the GraphQL
+document of every list query of the API with the nested fields that go through the batch
+loaders."""
 
 from __future__ import annotations
 
@@ -12,8 +13,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.state import AppState
+from domain.persistence.engine import open_session
+from domain.persistence.scope import PLATFORM_SCOPE
 from tests.deals_support import Market, apply, consumer_deal, market, order_deal, pledge_deal
+from tests.loans_support import seed_loans
 from tests.support import access_token, client_token, gql
+
+#: Bank A's ACTIVE loans: one more than the largest page.
+LOANS = 101
 
 #: Deals of bank A made through the partner app for the young borrower: one more than the
 #: largest page, so that page 100 is full and has a next page.
@@ -31,6 +38,17 @@ DEAL_FIELDS = """
     purchaseOrder { number seller { name } }
     warehouseReceipts { number warehouse { name } }
     timeline { action fromStatus toStatus actorKind occurredAt actorUser { email } }
+    loan { id status balances { kind balance { amount } } }
+"""
+LOAN_FIELDS = """
+    id status principal { amount currency } fee { amount } annualRate valueDate maturityDate
+    createdAt
+    borrower { __typename ... on Person { fullName } ... on Organization { name } }
+    balances { kind balance { amount currency } }
+    schedule { number dueDate principal { amount } interest { amount } total { amount }
+      closingBalance { amount } }
+    deal { id status }
+    ledgerEntries { cause reference valueDate lines { number kind ownAccount amount { amount } } }
 """
 PRODUCT_FIELDS = """
     id name status productLine version publishedAt
@@ -60,6 +78,7 @@ UNIFORM_FIELDS = {
         funder { slug } product { name } terms { version } partner { name }
         applicant { __typename ... on Person { fullName } ... on Organization { name } }
         timeline { action fromStatus toStatus actorKind occurredAt actorUser { email } }
+        loan { id status balances { kind balance { amount } } }
     """,
     "products": """
         id name status funder { slug name } currentTerms { version minAmount { amount } }
@@ -86,6 +105,7 @@ CONNECTIONS: dict[str, tuple[str, str, str, str]] = {
     "marketplace": ("partner", "marketplace", PRODUCT_FIELDS, UNIFORM_FIELDS["products"]),
     "myPurchaseOrders": ("seller", "myPurchaseOrders", ORDER_FIELDS, ORDER_FIELDS),
     "myWarehouseReceipts": ("owner", "myWarehouseReceipts", RECEIPT_FIELDS, RECEIPT_FIELDS),
+    "loans": ("bank_a", "loans", LOAN_FIELDS, LOAN_FIELDS),
 }
 
 
@@ -128,8 +148,12 @@ async def read_world(client: httpx.AsyncClient, state: AppState) -> ReadWorld:
     # Consumer deals first: every page of up to 100 holds rows of one shape (a person
     # applicant, no collateral), so that what a page asks of the loaders is the same at any
     # size; the collateral deals follow on the second page.
+    consumer = []
     for _ in range(CONSUMER_DEALS):
-        await apply(state, partner, **consumer_deal(m), applicant_person_id=m.young.person_id)
+        made = await apply(
+            state, partner, **consumer_deal(m), applicant_person_id=m.young.person_id
+        )
+        consumer.append(made.deal.id)
     await apply(
         state,
         partner,
@@ -142,6 +166,11 @@ async def read_world(client: httpx.AsyncClient, state: AppState) -> ReadWorld:
         **pledge_deal(m),
         applicant_organization_id=m.chain.cargo_owner_id,
     )
+    # Bank A's loans, on copies of the first consumer deal made ACTIVE (after the deals
+    # above, so that the first pages of deals hold the same rows as before).
+    async with open_session(state.sessions, PLATFORM_SCOPE) as session:
+        await seed_loans(session, tenant_id=m.world.a.id, template_deal_id=consumer[0], count=LOANS)
+        await session.commit()
     tokens = {
         "bank_a": await access_token(client, m.world.a.admin_email, tenant="bank-a"),
         "young": await access_token(client, m.young.email),
@@ -160,4 +189,4 @@ async def analyze(owner: AsyncEngine) -> None:
         await conn.execute(text("ANALYZE"))
 
 
-__all__ = ["CONNECTIONS", "CONSUMER_DEALS", "ReadWorld", "analyze", "read_world"]
+__all__ = ["CONNECTIONS", "CONSUMER_DEALS", "LOANS", "ReadWorld", "analyze", "read_world"]

@@ -14,8 +14,8 @@ from strawberry.types import Info
 from api.calendars.types import BusinessDayConvention
 from api.collateral.types import PurchaseOrderNode, WarehouseReceiptNode
 from api.contracts.types import ContractType
-from api.loans.types import LoanType
-from api.parties.types import OrganizationNode, PersonNode
+from api.loans.types import LoanNode
+from api.parties.types import DealApplicant, OrganizationNode, PersonNode
 from api.products.types import (
     CalendarWarning,
     ProductLine,
@@ -38,8 +38,7 @@ from domain.deals import models, policy, service
 from domain.integration_calls.models import CallState, IntegrationKind
 from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
-from domain.ledger import service as ledger
-from domain.loans import service as loans
+from domain.loans.policy import loan_visible
 from domain.reviews.policy import reviews_visible
 from domain.risk.policy import risk_visible
 
@@ -81,15 +80,6 @@ class CreditConsent:
     given_at: datetime = strawberry.field(description="When the consent was given.")
     text_version: str = strawberry.field(description="The version of the consent text agreed.")
     method: ConsentMethod = strawberry.field(description="How it was given.")  # type: ignore[valid-type]
-
-
-DealApplicant = Annotated[
-    PersonNode | OrganizationNode,
-    strawberry.union(
-        "DealApplicant",
-        description="Who applies: a person (consumer credit) or a company (the other lines).",
-    ),
-]
 
 
 @strawberry.type(
@@ -388,13 +378,11 @@ class DealNode(relay.Node):
         "principal, value and maturity dates, the fixed schedule and the ledger balances. "
         "The funder's staff only; null before the settlement and for everyone else."
     )
-    async def loan(self, info: Info) -> LoanType | None:
-        async with info.context.db() as session:
-            row = await loans.loan_of_deal(session, info.context.actor, self.row)
-            if row is None:
-                return None
-            balances = await ledger.loan_balances(session, tenant_id=row.tenant_id, loan_id=row.id)
-        return LoanType.from_row(row, balances)
+    async def loan(self, info: Info) -> LoanNode | None:
+        if not loan_visible(info.context.actor, self.row.tenant_id):
+            return None
+        row = await info.context.loaders.deal_loans.load((self.row.tenant_id, self.row.id))
+        return None if row is None else LoanNode.from_row(row)
 
     @classmethod
     async def load_by_ids(

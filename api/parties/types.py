@@ -165,3 +165,12 @@ class AgentAuthorization:
         if self.person_pk is not None:
             return await load_node(info, PersonNode, self.person_pk)
         return await load_node(info, OrganizationNode, self.organization_pk)
+
+
+DealApplicant = Annotated[
+    PersonNode | OrganizationNode,
+    strawberry.union(
+        "DealApplicant",
+        description="Who applies: a person (consumer credit) or a company (the other lines).",
+    ),
+]

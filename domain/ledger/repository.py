@@ -7,12 +7,17 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import Row, and_, any_, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.ledger.models import AccountKind, JournalEntry, JournalLine, LedgerAccount, Side
+from domain.persistence.base import uuid_array
+
+#: A loan of one tenant: ``(tenant_id, loan_id)``, the order of ``ix_ledger_accounts_loan``.
+LoanKey = tuple[uuid.UUID, uuid.UUID]
 
 __all__ = [
     "AccountTotals",
@@ -20,6 +25,8 @@ __all__ = [
     "accounts_by_id",
     "accounts_of_loan",
     "add_lines",
+    "balances_of_loans",
+    "entries_of_loans",
     "entry",
     "entry_by_reference",
     "find_account",
@@ -316,3 +323,137 @@ async def unbalanced_entries(session: AsyncSession, *, tenant_id: uuid.UUID) -> 
         .order_by(per_currency.c.entry_id)
     )
     return list(found)
+
+
+async def balances_of_loans(
+    session: AsyncSession, keys: Sequence[LoanKey]
+) -> dict[LoanKey, list[tuple[AccountKind, str, Side, int]]]:
+    """Batch getter: each loan's accounts, by ``(tenant_id, loan_id)``, in kind order, each
+    with its currency, normal side and the signed sum of its lines (debit positive; zero
+    without lines). One statement for any number of loans: the accounts through
+    ``ix_ledger_accounts_loan``, their lines through ``ix_journal_lines_account``."""
+    out: dict[LoanKey, list[tuple[AccountKind, str, Side, int]]] = {}
+    if not keys:
+        return out
+    a, line = LedgerAccount.__table__.alias("a"), JournalLine.__table__.alias("l")
+    total = func.coalesce(func.sum(line.c.amount_minor), 0)
+    stmt = (
+        select(a.c.tenant_id, a.c.loan_id, a.c.code, a.c.currency, a.c.normal_side, total)
+        .select_from(
+            a.outerjoin(line, and_(line.c.tenant_id == a.c.tenant_id, line.c.account_id == a.c.id))
+        )
+        .where(
+            a.c.tenant_id == any_(uuid_array({k[0] for k in keys})),
+            a.c.loan_id == any_(uuid_array({k[1] for k in keys})),
+        )
+        .group_by(a.c.tenant_id, a.c.id)
+        .order_by(a.c.tenant_id, a.c.loan_id, a.c.code, a.c.currency)
+    )
+    wanted = set(keys)
+    for row in await session.execute(stmt):
+        key = (row[0], row[1])
+        if key in wanted:
+            out.setdefault(key, []).append((AccountKind(row[2]), row[3], Side(row[4]), int(row[5])))
+    return out
+
+
+async def entries_of_loans(
+    session: AsyncSession, keys: Sequence[LoanKey], *, newest: int
+) -> dict[LoanKey, list[Row[Any]]]:
+    """Batch getter: the journal entries that post to each loan's accounts, by ``(tenant_id,
+    loan_id)``, at most ``newest`` of them, newest first (posted, then ID), every line of each
+    entry in line order (the tenant's own accounts' lines included, so that an entry reads
+    whole). One plain row per line: the entry's columns, ``line_no``, the account's ``kind``
+    and ``account_loan_id``, ``currency`` and ``amount_minor``. One statement for any number
+    of loans."""
+    out: dict[LoanKey, list[Row[Any]]] = {}
+    if not keys:
+        return out
+    a = LedgerAccount.__table__.alias("a")
+    touched_line = JournalLine.__table__.alias("t")
+    e = JournalEntry.__table__.alias("e")
+    line = JournalLine.__table__.alias("l")
+    la = LedgerAccount.__table__.alias("la")
+    touched = (
+        select(a.c.tenant_id, a.c.loan_id, touched_line.c.entry_id)
+        .select_from(
+            a.join(
+                touched_line,
+                and_(
+                    touched_line.c.tenant_id == a.c.tenant_id,
+                    touched_line.c.account_id == a.c.id,
+                ),
+            )
+        )
+        .where(
+            a.c.tenant_id == any_(uuid_array({k[0] for k in keys})),
+            a.c.loan_id == any_(uuid_array({k[1] for k in keys})),
+        )
+        .distinct()
+        .subquery("touched")
+    )
+    rank = (
+        func.rank()
+        .over(
+            partition_by=(touched.c.tenant_id, touched.c.loan_id),
+            order_by=(e.c.posted_at.desc(), e.c.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(
+            touched.c.tenant_id,
+            touched.c.loan_id,
+            e.c.id,
+            e.c.cause,
+            e.c.idempotency_reference,
+            e.c.value_date,
+            e.c.reverses_entry_id,
+            e.c.memo,
+            e.c.posted_at,
+            rank,
+        )
+        .select_from(
+            touched.join(
+                e, and_(e.c.tenant_id == touched.c.tenant_id, e.c.id == touched.c.entry_id)
+            )
+        )
+        .subquery("ranked")
+    )
+    stmt = (
+        select(
+            ranked.c.tenant_id,
+            ranked.c.loan_id,
+            ranked.c.id,
+            ranked.c.cause,
+            ranked.c.idempotency_reference,
+            ranked.c.value_date,
+            ranked.c.reverses_entry_id,
+            ranked.c.memo,
+            ranked.c.posted_at,
+            line.c.line_no,
+            la.c.code.label("kind"),
+            la.c.loan_id.label("account_loan_id"),
+            line.c.currency,
+            line.c.amount_minor,
+        )
+        .select_from(
+            ranked.join(
+                line, and_(line.c.tenant_id == ranked.c.tenant_id, line.c.entry_id == ranked.c.id)
+            ).join(la, and_(la.c.tenant_id == line.c.tenant_id, la.c.id == line.c.account_id))
+        )
+        .where(ranked.c.rank <= newest)
+        .order_by(
+            ranked.c.tenant_id,
+            ranked.c.loan_id,
+            ranked.c.posted_at.desc(),
+            ranked.c.id.desc(),
+            line.c.line_no,
+        )
+    )
+    wanted = set(keys)
+    for row in await session.execute(stmt):
+        key = (row.tenant_id, row.loan_id)
+        if key in wanted:
+            out.setdefault(key, []).append(cast(Row[Any], row))
+    return out

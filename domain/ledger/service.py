@@ -43,6 +43,7 @@ __all__ = [
     "AccountBalance",
     "TrialBalance",
     "balance",
+    "balances_of_loans",
     "entry_postings",
     "loan_balances",
     "open_loan_accounts",
@@ -446,6 +447,22 @@ async def loan_balances(
         session, tenant_id=tenant_id, as_of=as_of, loan_id=loan_id
     )
     return {t.kind: _balance_of(t) for t in found}
+
+
+async def balances_of_loans(
+    session: AsyncSession, keys: Sequence[repository.LoanKey]
+) -> dict[repository.LoanKey, list[tuple[AccountKind, Money]]]:
+    """Batch getter: each loan's accounts' balances on their normal side over every entry, by
+    ``(tenant_id, loan_id)``, in kind order (zero for an account without lines; nothing for a
+    loan whose accounts are not open). One statement for any number of loans."""
+    found = await repository.balances_of_loans(session, keys)
+    return {
+        key: [
+            (kind, policy.normal_balance(side, Money(signed, currency)))
+            for kind, currency, side, signed in accounts
+        ]
+        for key, accounts in found.items()
+    }
 
 
 async def trial_balance(

@@ -77,6 +77,8 @@ class Loan(Base):
         ),
         UniqueConstraint("tenant_id", "deal_id", name="uq_loans_deal"),
         Index("ix_loans_id", "id"),
+        # The keyset of a funder's page of loans (migration 0024).
+        Index("ix_loans_page", "tenant_id", "created_at", "id"),
     )
 
     @property

@@ -22,6 +22,7 @@ Conventions (the reviewer's checklist):
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -29,6 +30,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from enum import Enum
 from typing import Final
 
+from domain.kernel.actor import Actor
 from domain.kernel.calendar import BusinessDayRule, Calendar, add_months, adjust, days_in_month
 from domain.kernel.daycount import DayCountConvention, accrual_days
 from domain.kernel.money import (
@@ -51,6 +53,7 @@ __all__ = [
     "ScheduleError",
     "ScheduleTerms",
     "build_schedule",
+    "loan_visible",
     "quote_cost",
     "quote_costs",
 ]
@@ -80,6 +83,13 @@ _CONTEXT: Final[Context] = Context(prec=_PRECISION)
 # 1.05**365 - 1, about 5e7), so the cap is far out: beyond 10**12 the APR is unquotable.
 _MAX_APR_BRACKET: Final[Decimal] = Decimal(10) ** 12
 _MAX_SOLVER_STEPS: Final[int] = 400
+
+
+def loan_visible(actor: Actor, tenant_id: uuid.UUID) -> bool:
+    """The one read rule of a loan (``node(id:)``, ``Deal.loan``, ``loans``; row-level security
+    says the same): the funder's own principals and the platform operator. A loan is the
+    funder's servicing account; its borrower sees the deal, not the books behind it."""
+    return actor.is_platform or (actor.tenant_id is not None and actor.tenant_id == tenant_id)
 
 
 class ScheduleError(ValueError):

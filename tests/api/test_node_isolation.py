@@ -59,6 +59,7 @@ from tests.collateral_support import (
     tenant_session,
 )
 from tests.deals_support import CONSENT, App, Borrower, apply, resident_id, submit
+from tests.loans_support import seed_loans
 from tests.products_support import cny, consumer_terms, order_terms, warehouse_terms
 from tests.support import (
     World,
@@ -86,6 +87,7 @@ query Node($id: ID!) {
     ... on WarehouseReceipt { number goodsDescription owner { name } warehouse { name } }
     ... on Document { fileName sha256 owner { name } purchaseOrder { number } }
     ... on Deal { dealStatus: status request { purpose } applicant { __typename } }
+    ... on Loan { loanStatus: status principal { amount } borrower { __typename } deal { id } }
   }
 }
 """
@@ -428,6 +430,12 @@ async def ctx(client: httpx.AsyncClient, app_state: AppState, owner_engine: Asyn
         agent_organization_id=platform_ids["partner_org"],
         person_id=deals["applicant_person"],
     )
+    # Bank B's loan, on a copy of the applicant's deal made ACTIVE.
+    async with open_session(app_state.sessions, PLATFORM_SCOPE) as s:
+        (loan_b,) = await seed_loans(
+            s, tenant_id=world.b.id, template_deal_id=deals["deal_b"], count=1
+        )
+        await s.commit()
     tokens = {
         "platform": await access_token(client, world.admin_email),
         "admin_a": await access_token(client, world.a.admin_email),
@@ -483,6 +491,7 @@ async def ctx(client: httpx.AsyncClient, app_state: AppState, owner_engine: Asyn
         **platform_ids,
         **supply,
         **deals,
+        "loan_b": loan_b,
     }
     return Ctx(world=world, tokens=tokens, ids=ids, state=app_state)
 
@@ -661,6 +670,15 @@ CASES = [
         ),
         owners=("admin_b", "platform", "applicant"),
         secret=lambda c: DEAL_PURPOSE,
+    ),
+    # A loan is its funder's books: another funder (with every scope a service account may
+    # hold), and the borrower, who sees the deal, get null.
+    Case(
+        "loan-of-B",
+        "Loan",
+        "loan_b",
+        strangers=("admin_a", "svc_a_wide", "shared_in_a", "applicant", "partner_app", "seller"),
+        owners=("admin_b", "platform"),
     ),
     Case(
         "partner-deal-of-B",

@@ -63,6 +63,7 @@ from tests.collateral_support import (
     tenant_session,
 )
 from tests.deals_support import CONSENT, apply, confirm_order, line_terms, publish, submit
+from tests.loans_support import seed_loans
 from tests.products_support import consumer_terms
 from tests.support import (
     PASSWORD,
@@ -225,6 +226,8 @@ class Setup:
     orders_product: uuid.UUID
     deal_order: uuid.UUID
     deal: uuid.UUID
+    #: Bank A's ACTIVE loan, on a copy of ``deal`` (claiming no order).
+    loan: uuid.UUID
 
 
 async def set_up(state: AppState) -> Setup:
@@ -273,6 +276,15 @@ async def set_up(state: AppState) -> Setup:
         consent=CONSENT,
         purchase_order_id=deal_order,
     )
+    async with open_session(state.sessions, PLATFORM_SCOPE) as s:
+        (loan,) = await seed_loans(
+            s,
+            tenant_id=world.a.id,
+            template_deal_id=deal.deal.id,
+            count=1,
+            deal_columns={"purchase_order_id": "null"},
+        )
+        await s.commit()
     return Setup(
         world=world,
         draft_product=ids[0],
@@ -285,6 +297,7 @@ async def set_up(state: AppState) -> Setup:
         orders_product=orders_product,
         deal_order=deal_order,
         deal=deal.deal.id,
+        loan=loan,
     )
 
 
@@ -1202,6 +1215,7 @@ READS: dict[str, tuple[tuple[Scope, ...], Callable[[Setup], uuid.UUID]]] = {
     "WarehouseReceipt": ((Scope.COLLATERAL_READ,), lambda c: c.receipt),
     "Document": ((Scope.DOCUMENTS_READ,), lambda c: c.document),
     "Deal": ((Scope.DEALS_READ,), lambda c: c.deal),
+    "Loan": ((Scope.DEALS_READ,), lambda c: c.loan),
 }
 
 # Node type of the supply chain: a party that sees the object of READS.
@@ -1293,6 +1307,7 @@ QUERY_SCOPES: dict[str, list[tuple[str, ...]]] = {
     "reviewQueue(FIRST)": [("reviews:first",)],
     "reviewQueue(SECOND)": [("reviews:second",)],
     "trialBalance": [("ledger:read",)],
+    "loans": [("deals:read",)],
 }
 
 
