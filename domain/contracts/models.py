@@ -100,9 +100,7 @@ class Contract(Base):
     signed_document_key: Mapped[str | None] = mapped_column(String(200))
     #: Attempts at creating the current envelope, at most ``envelope_max_attempts`` (0023).
     envelope_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
-    envelope_max_attempts: Mapped[int] = mapped_column(
-        Integer, server_default=text("8"), default=8
-    )
+    envelope_max_attempts: Mapped[int] = mapped_column(Integer, server_default=text("8"), default=8)
     #: When the next creation attempt is due (a lease while one runs); NULL once recorded.
     envelope_next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     envelope_last_error: Mapped[str | None] = mapped_column(String(1000))

@@ -305,6 +305,7 @@ class EnvelopeClaim(StrEnum):
 def claim_envelope(
     status: str,
     envelope_id: str | None,
+    *,
     attempts: int,
     max_attempts: int,
     due: datetime | None,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-
 from datetime import datetime
 
 from sqlalchemy import String, and_, any_, column, func, select, table
@@ -15,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.contracts.models import Contract, ContractStatus
 from domain.deals.models import Deal, DealStatus
-from domain.reviews.models import DealReview, ReviewDecision, ReviewStage
 from domain.persistence.base import uuid_array
+from domain.reviews.models import DealReview, ReviewDecision, ReviewStage
 
 __all__ = [
     "Funder",

@@ -57,6 +57,9 @@ ALTER TABLE contracts
         envelope_attempts >= 0 AND envelope_attempts <= envelope_max_attempts),
     ADD CONSTRAINT ck_contracts_resends CHECK (resends >= 0),
     ADD CONSTRAINT ck_contracts_failed CHECK ((status = 'FAILED') = (failure_reason IS NOT NULL));
+UPDATE contracts SET envelope_next_attempt_at = sent_at
+    WHERE status = 'SENT' AND envelope_id IS NULL;
+UPDATE contracts SET envelope_seen_at = sent_at WHERE status = 'SENT' AND envelope_id IS NOT NULL;
 CREATE INDEX ix_contracts_envelope_due ON contracts (envelope_next_attempt_at)
     WHERE status = 'SENT' AND envelope_id IS NULL;
 CREATE INDEX ix_contracts_envelope_seen ON contracts (envelope_seen_at)
