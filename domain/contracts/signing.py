@@ -95,6 +95,7 @@ __all__ = [
     "resend",
     "send_envelope",
     "signed_documents",
+    "signing_past_deadline",
     "unheard_envelopes",
     "unsent_envelopes",
     "void_envelope",
@@ -714,6 +715,14 @@ async def unheard_envelopes(
     """SENT contracts with an envelope the service has not been heard of for ``after``:
     ``(tenant_id, contract_id)``. Platform scope."""
     return await repository.unheard_envelopes(session, seen_before=utcnow() - after, limit=limit)
+
+
+async def signing_past_deadline(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """SIGNING deals whose approval lapsed at or before ``now`` (candidates for
+    :func:`expire_signing`): ``(tenant_id, deal_id)``. Platform scope."""
+    return await repository.signing_past_deadline(session, now=now, limit=limit)
 
 
 def resend(session: AsyncSession, contracts: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
