@@ -134,6 +134,17 @@ class Contract(Base):
             unique=True,
             postgresql_where=text("status <> 'VOID'"),
         ),
+        # The sweeper's: creations overdue, envelopes unheard of (0023).
+        Index(
+            "ix_contracts_envelope_due",
+            "envelope_next_attempt_at",
+            postgresql_where=text("status = 'SENT' AND envelope_id IS NULL"),
+        ),
+        Index(
+            "ix_contracts_envelope_seen",
+            "envelope_seen_at",
+            postgresql_where=text("status = 'SENT' AND envelope_id IS NOT NULL"),
+        ),
     )
 
 
