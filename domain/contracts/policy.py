@@ -357,12 +357,12 @@ def parse_sending(reference: str) -> tuple[uuid.UUID, int] | None:
     words = reference.split()
     if not words:
         return None
-    head, _, number = words[0].partition("#")
+    head, mark, number = words[0].partition("#")
     try:
         contract_id = uuid.UUID(head)
     except ValueError:
         return None
-    if not number:
+    if not mark:
         return contract_id, 0
     if not number.isdigit() or number.startswith("0"):
         return None
