@@ -3,12 +3,15 @@ callbacks (webhook handlers).
 
 1. ``send_for_signing`` (``domain.contracts.service``) leaves the contract SENT with its
    signers PENDING and the deal SIGNING, and enqueues :func:`send_envelope`.
-2. :func:`send_envelope` (the worker): the contract is read (the row is the truth), its PDF
-   read from the document store, and the service asked to create the envelope outside any
-   transaction, with the contract's ID as the idempotency key and the reference, so a retried
-   creation gets the first envelope back. The envelope's ID and each signer's ID are recorded.
-   A retryable failure is retried after a backoff, at most :data:`MAX_ATTEMPTS` deliveries
-   (the message's own count bounds them); a refusal is final and raised as an alert event.
+2. :func:`send_envelope` (the worker): the contract is claimed for a lease (its attempt
+   counted on the row, ``envelope_attempts``), its PDF read from the document store, and the
+   service asked outside any transaction, with the sending's idempotency key (the contract's
+   ID, ``:resend:<n>`` after it for the n-th resend) and reference (``<id>`` or ``<id>#<n>``),
+   so a retried creation gets the first envelope back. The envelope's ID and each signer's ID
+   are recorded. A retryable failure is retried after a backoff recorded on the row, at most
+   ``envelope_max_attempts`` (:data:`MAX_ATTEMPTS`) attempts; a refusal, or the last failed
+   attempt, leaves the contract FAILED with the alert ``deal.envelope_failed`` (the deal stays
+   SIGNING, not disbursable; the funder may send it again).
 3. The callbacks (in the platform scope of the webhook inbox), each finding the contract by
    its reference, locked:
 
@@ -27,6 +30,16 @@ callbacks (webhook handlers).
    (the reference is ours, so it applies; a ``signer.*`` event whose signer is not known yet is
    retried by the service). A final event for a contract already final otherwise is
    ``"superseded"``.
+4. Recovery (the sweeper): a SENT contract whose creation's lease or backoff ran out without
+   an answer recorded is sent again (:func:`unsent_envelopes`, :func:`resend`); one whose
+   envelope has not been heard of for the reconciliation delay is read back
+   (:func:`reconcile_envelope`) and what the service says is applied by the handlers above,
+   so a missed completion signs the deal once and a late callback is a duplicate.
+5. Resend: ``send_for_signing`` sends a DECLINED or FAILED contract again (a new envelope,
+   ``resends`` + 1); events of an earlier envelope are then refused.
+6. The signing deadline (:func:`expire_signing`): a SIGNING deal past its approval's
+   ``expires_at`` expires as an expired envelope does, and its envelope is voided
+   (:func:`void_envelope`).
 """
 
 from __future__ import annotations
