@@ -197,6 +197,12 @@ class Settings(BaseSettings):
         default=None,
         description="Secret (32+ characters) the e-signature service signs its callbacks with",
     )
+    esign_reconcile_after_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="How long an envelope out for signing may go unheard of (no callback) "
+        "before the worker reads its state back from the e-signature service",
+    )
     provider_timeout_seconds: float = Field(
         default=10.0,
         gt=0,
@@ -458,6 +464,8 @@ COMMANDS: dict[str, CommandSettings] = {
             *_PROVIDERS,
             *_PAYOUT_RAIL,
             *_ESIGNATURE,
+            "esign_reconcile_after_seconds",
+            "data_dir",
             "issuer",
             "data_key",
             *_LOGS,

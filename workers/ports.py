@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from domain.contracts import signing as contract_signing
 from domain.contracts.esign_ports import ESignature
 from domain.integration_calls.models import IntegrationKind
 from domain.integration_calls.ports import PortRegistry
@@ -24,6 +25,7 @@ from domain.risk.valuation import ValuationPort
 from integrations.esign.client import esignature_from_settings
 from integrations.payments.client import payout_rail
 from integrations.risk import risk_providers
+from integrations.storage import document_storage
 from lendgraph import runtime
 from lendgraph.settings import ConfigurationError, Settings
 
@@ -91,6 +93,9 @@ def wire_signing(settings: Settings, into: Signing = signing) -> bool:
         log.warning("esignature_not_wired", reason=str(exc))
         return False
     into.callback_url = settings.issuer.rstrip("/") + ESIGN_CALLBACK_PATH
+    # A reconciled completion stores the signed document as the callback would.
+    if contract_signing.signed_documents.store is None:
+        contract_signing.signed_documents.store = document_storage(settings.data_dir)
     return True
 
 

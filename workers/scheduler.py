@@ -23,7 +23,7 @@ class Job:
 
 def default_jobs() -> list[Job]:
     """The platform's periodic jobs."""
-    from workers.actors import events, integrations, maintenance, payouts, reviews
+    from workers.actors import events, integrations, maintenance, payouts, reviews, signing
 
     return [
         Job("expire_refresh_tokens", 3600, maintenance.expire_refresh_tokens.send),
@@ -37,6 +37,10 @@ def default_jobs() -> list[Job]:
         Job("expire_approvals", 60, reviews.expire_approvals.send),
         # Payouts whose message was lost, or whose worker died, are sent again.
         Job("sweep_payouts", 15, payouts.sweep_payouts.send),
+        # Envelopes whose creation got no answer are re-sent; unheard ones are read back.
+        Job("sweep_envelopes", 15, signing.sweep_envelopes.send),
+        # SIGNING deals past their approval's window expire, as APPROVED ones do.
+        Job("expire_signing", 60, signing.expire_signing.send),
     ]
 
 

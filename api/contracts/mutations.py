@@ -45,16 +45,23 @@ class PrepareContractPayload:
     user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
-@strawberry.input(description="An approved deal whose prepared contract to send for signing.")
+@strawberry.input(
+    description="A deal whose contract to send for signing: an approved deal's prepared "
+    "contract, or a signing deal's declined or failed one, sent again."
+)
 class SendContractForSigningInput:
-    deal_id: DealID = strawberry.field(description="The deal, APPROVED, with a DRAFT contract.")
+    deal_id: DealID = strawberry.field(
+        description="The deal: APPROVED with a DRAFT contract, or SIGNING with a DECLINED or "
+        "FAILED one."
+    )
 
 
 @strawberry.type(description="Result of sendContractForSigning.")
 class SendContractForSigningPayload:
-    deal: DealNode | None = strawberry.field(description="The deal, now SIGNING.")
+    deal: DealNode | None = strawberry.field(description="The deal, SIGNING.")
     contract: ContractType | None = strawberry.field(
-        description="The contract, now SENT, its signers in signing order."
+        description="The contract, now SENT (again, after a resend), its signers in signing "
+        "order, all PENDING."
     )
     user_errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
@@ -98,8 +105,16 @@ class ContractMutations:
         "e-signature: the contract SENT with its signers in order (the borrower, the core "
         "enterprise for order financing, the funder), the deal SIGNING. The envelope is "
         "created in the background; the deal is SIGNED when every signature is in. "
-        "INVALID_TRANSITION for a deal not APPROVED or a contract not DRAFT; NOT_FOUND for a "
-        "deal without a contract.",
+        "Sending again: when a signer declined (contract DECLINED) or the envelope could not "
+        "be created (contract FAILED), the deal stays SIGNING and this sends the same "
+        "contract version (the same terms and document) again in a new envelope, at most 3 "
+        "times; every signer signs afresh, and events of the earlier envelope no longer "
+        "count. Changed terms are not sent this way: withdraw the deal and apply again. "
+        "The deal must be signed by its approval's expiry (the product's approval window): "
+        "past it the deal expires and its envelope is voided. "
+        "INVALID_TRANSITION for a deal in another status, or a contract out for signature or "
+        "final; NOT_FOUND for a deal without a contract; RESEND_LIMIT_REACHED after 3 "
+        "resends; SIGNING_DEADLINE_PASSED once the approval has lapsed.",
         permission_classes=[has_scope(Scope.CONTRACTS_WRITE)],
     )
     async def send_contract_for_signing(

@@ -21,7 +21,9 @@ ContractStatus = strawberry.enum(
     description="Where a version of a contract is: DRAFT (written from the current approved "
     "terms, not yet sent for signature), VOID (superseded by a change of terms), SENT (out "
     "for e-signature), SIGNED (every signature in), DECLINED (a signer declined: the deal "
-    "cannot be disbursed on it) or EXPIRED (the signing window closed).",
+    "cannot be disbursed on it; it may be sent again), EXPIRED (the signing window or the "
+    "signing deadline closed) or FAILED (the envelope could not be created; it may be sent "
+    "again).",
 )
 
 

@@ -203,6 +203,8 @@ class EnvelopeStatus(StrEnum):
     DECLINED = "DECLINED"
     #: The signing window closed before every signer signed.
     EXPIRED = "EXPIRED"
+    #: The sender withdrew it (:meth:`ESignature.void_envelope`); nobody more is asked.
+    VOIDED = "VOIDED"
 
     @property
     def final(self) -> bool:
@@ -319,4 +321,18 @@ class ESignature(Protocol):
     async def envelope(self, envelope_id: str) -> Envelope:
         """The envelope's current state (for reconciliation). Raises
         :class:`EnvelopeNotFound` for an unknown ID, or another :class:`ESignatureError`."""
+        ...
+
+    async def signed_document(self, envelope_id: str) -> SignedDocument:
+        """The signed document of a COMPLETED envelope (for reconciliation: the completion
+        event carries it too), its hash checked against its content. Raises
+        :class:`EnvelopeNotFound`, :class:`EnvelopeRejected` (``NOT_COMPLETED``) or another
+        :class:`ESignatureError`."""
+        ...
+
+    async def void_envelope(self, envelope_id: str, reason: str) -> Envelope:
+        """Withdraw an envelope that is still out for signing: VOIDED, nobody more is asked
+        to sign, and no more events follow. Voiding a VOIDED envelope answers it again.
+        Raises :class:`EnvelopeRejected` (``ENVELOPE_FINAL``) for one completed, declined or
+        expired meanwhile, :class:`EnvelopeNotFound`, or another :class:`ESignatureError`."""
         ...

@@ -52,8 +52,11 @@ class ContractStatus(StrEnum):
     SIGNED = "SIGNED"
     #: A signer declined: the deal cannot be disbursed on this contract.
     DECLINED = "DECLINED"
-    #: The signing window closed before every signer signed.
+    #: The signing window closed before every signer signed (or the signing deadline passed).
     EXPIRED = "EXPIRED"
+    #: The envelope could not be created: the service refused it, or every attempt failed
+    #: (migration 0023). The funder may send it again.
+    FAILED = "FAILED"
 
 
 class Contract(Base):
@@ -95,6 +98,18 @@ class Contract(Base):
     signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     signed_sha256: Mapped[str | None] = mapped_column(String(64))
     signed_document_key: Mapped[str | None] = mapped_column(String(200))
+    #: Attempts at creating the current envelope, at most ``envelope_max_attempts`` (0023).
+    envelope_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    envelope_max_attempts: Mapped[int] = mapped_column(Integer, server_default=text("8"), default=8)
+    #: When the next creation attempt is due (a lease while one runs); NULL once recorded.
+    envelope_next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    envelope_last_error: Mapped[str | None] = mapped_column(String(1000))
+    #: When the service last told anything of the envelope (answer, callback, read).
+    envelope_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Times the contract was sent again after a decline or a failure.
+    resends: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    #: Why a FAILED contract failed.
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -118,6 +133,17 @@ class Contract(Base):
             "deal_id",
             unique=True,
             postgresql_where=text("status <> 'VOID'"),
+        ),
+        # The sweeper's: creations overdue, envelopes unheard of (0023).
+        Index(
+            "ix_contracts_envelope_due",
+            "envelope_next_attempt_at",
+            postgresql_where=text("status = 'SENT' AND envelope_id IS NULL"),
+        ),
+        Index(
+            "ix_contracts_envelope_seen",
+            "envelope_seen_at",
+            postgresql_where=text("status = 'SENT' AND envelope_id IS NOT NULL"),
         ),
     )
 

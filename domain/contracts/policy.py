@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Final
 
 from domain.contracts.terms import (
@@ -29,19 +30,28 @@ from domain.products.models import ProductLine, TermUnit
 from domain.products.policy import ProductTerms
 
 __all__ = [
+    "MAX_RESENDS",
+    "RESENDABLE",
     "TERMS_CHANGED",
     "ApprovedTerms",
+    "EnvelopeClaim",
     "SignerSpec",
     "build_terms",
     "check_preparable",
     "check_sendable",
     "check_value_date",
+    "claim_envelope",
     "contract_number",
     "contract_visible",
+    "envelope_key",
+    "envelope_reference",
+    "error_text",
     "funder_party",
     "parse_reference",
+    "parse_sending",
     "schedule_lines",
     "signer_specs",
+    "signing_deadline_passed",
     "stored_terms",
 ]
 
@@ -212,10 +222,31 @@ class SignerSpec:
     id_number: str
 
 
-def check_sendable(deal_status: DealStatus, contract_status: str | None) -> None:
-    """A contract is sent for signature from an APPROVED deal whose current contract is a
-    DRAFT; INVALID_TRANSITION otherwise (NOT_FOUND when the deal has no contract)."""
-    if deal_status is not DealStatus.APPROVED:
+#: How many times a contract may be sent again after a decline or a failure.
+MAX_RESENDS: Final[int] = 3
+#: The contract statuses a funder may send again (in a new envelope).
+RESENDABLE: Final[frozenset[str]] = frozenset({"DECLINED", "FAILED"})
+
+
+def check_sendable(
+    deal_status: DealStatus,
+    contract_status: str | None,
+    *,
+    resends: int = 0,
+    deadline: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Whether a contract may be sent for signature, and whether it is a resend.
+
+    * The first sending: an APPROVED deal whose current contract is a DRAFT.
+    * A resend: a SIGNING deal whose current contract is DECLINED or FAILED, at most
+      :data:`MAX_RESENDS` times (RESEND_LIMIT_REACHED past it).
+    * Either way, not once the signing deadline (the approval's ``expires_at``) has passed
+      (SIGNING_DEADLINE_PASSED): a deal signed after its approval lapsed would be disbursed
+      on terms nobody approves any more.
+
+    NOT_FOUND when the deal has no contract; INVALID_TRANSITION for any other status."""
+    if deal_status not in (DealStatus.APPROVED, DealStatus.SIGNING):
         raise DomainError(
             ErrorCode.INVALID_TRANSITION,
             f"a {deal_status.value} deal is not sent for signature",
@@ -223,12 +254,91 @@ def check_sendable(deal_status: DealStatus, contract_status: str | None) -> None
         )
     if contract_status is None:
         raise DomainError(ErrorCode.NOT_FOUND, "the deal has no contract to sign", "dealId")
-    if contract_status != "DRAFT":
+    resend = deal_status is DealStatus.SIGNING
+    if resend and contract_status not in RESENDABLE:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            f"a {contract_status} contract of a SIGNING deal is not sent again: only a declined"
+            " or failed one is",
+            "dealId",
+        )
+    if not resend and contract_status != "DRAFT":
         raise DomainError(
             ErrorCode.INVALID_TRANSITION,
             f"a {contract_status} contract is not sent for signature",
             "dealId",
         )
+    if resend and resends >= MAX_RESENDS:
+        raise DomainError(
+            ErrorCode.RESEND_LIMIT_REACHED,
+            f"the contract was sent again {MAX_RESENDS} times already",
+            "dealId",
+        )
+    if deadline is not None and now is not None and signing_deadline_passed(deadline, now):
+        raise DomainError(
+            ErrorCode.SIGNING_DEADLINE_PASSED,
+            "the deal's approval has lapsed: its contract is no longer sent for signature",
+            "dealId",
+        )
+    return resend
+
+
+def signing_deadline_passed(deadline: datetime | None, now: datetime) -> bool:
+    """A deal in SIGNING must be signed by its approval's ``expires_at`` (the product
+    version's approval window): whether ``now`` is past it (the instant itself counts as
+    past, as for the approval's own expiry)."""
+    return deadline is not None and deadline <= now
+
+
+def envelope_key(contract_id: uuid.UUID, resends: int) -> str:
+    """The idempotency key of a contract's envelope: the contract's ID for the first sending
+    (as before resends existed), ``<id>:resend:<n>`` for the n-th resend, so a retried
+    creation gets its envelope back and a resend gets a new one."""
+    return str(contract_id) if resends == 0 else f"{contract_id}:resend:{resends}"
+
+
+def envelope_reference(contract_id: uuid.UUID, resends: int, suffix: str = "") -> str:
+    """The envelope's reference: its first word names the contract (``<id>`` for the first
+    sending, ``<id>#<n>`` for the n-th resend); ``suffix`` follows after a space."""
+    head = str(contract_id) if resends == 0 else f"{contract_id}#{resends}"
+    return f"{head} {suffix}".strip()
+
+
+class EnvelopeClaim(StrEnum):
+    """What a delivery of ``send_envelope`` may do with a contract."""
+
+    #: Ask the service to create the envelope.
+    SEND = "SEND"
+    #: Nothing: the envelope is recorded, or the contract is no longer SENT.
+    DONE = "DONE"
+    #: Nothing yet: another attempt holds its lease, or its backoff has not run out.
+    NOT_DUE = "NOT_DUE"
+    #: Every attempt is spent: the contract is to be recorded FAILED.
+    EXHAUSTED = "EXHAUSTED"
+
+
+def claim_envelope(
+    status: str,
+    envelope_id: str | None,
+    *,
+    attempts: int,
+    max_attempts: int,
+    due: datetime | None,
+    now: datetime,
+) -> EnvelopeClaim:
+    """Whether a delivery at ``now`` asks the service for the contract's envelope."""
+    if status != "SENT" or envelope_id is not None:
+        return EnvelopeClaim.DONE
+    if attempts >= max_attempts:
+        return EnvelopeClaim.EXHAUSTED
+    if due is not None and due > now:
+        return EnvelopeClaim.NOT_DUE
+    return EnvelopeClaim.SEND
+
+
+def error_text(error: BaseException) -> str:
+    """A failed attempt's error as recorded: its type and message, cut to the column."""
+    return f"{type(error).__name__}: {error}"[:1000]
 
 
 def signer_specs(terms: dict[str, Any]) -> tuple[SignerSpec, ...]:
@@ -249,12 +359,26 @@ def signer_specs(terms: dict[str, Any]) -> tuple[SignerSpec, ...]:
 
 
 def parse_reference(reference: str) -> uuid.UUID | None:
-    """The contract an envelope's reference names (its first word is the contract's ID), or
-    ``None`` for a reference that is not one of ours."""
+    """The contract an envelope's reference names (its first word is the contract's ID,
+    with ``#<n>`` after it for a resend), or ``None`` for a reference that is not one of
+    ours."""
+    parsed = parse_sending(reference)
+    return None if parsed is None else parsed[0]
+
+
+def parse_sending(reference: str) -> tuple[uuid.UUID, int] | None:
+    """The contract and the sending (0 for the first, n for the n-th resend) an envelope's
+    reference names, or ``None`` for a reference that is not one of ours."""
     words = reference.split()
     if not words:
         return None
+    head, mark, number = words[0].partition("#")
     try:
-        return uuid.UUID(words[0])
+        contract_id = uuid.UUID(head)
     except ValueError:
         return None
+    if not mark:
+        return contract_id, 0
+    if not number.isdigit() or number.startswith("0"):
+        return None
+    return contract_id, int(number)

@@ -39,6 +39,7 @@ from domain.deals import policy as deal_policy
 from domain.deals import repository as deals_repository
 from domain.deals import service as deals
 from domain.deals.models import Deal, DealStatus
+from domain.events import repository as events
 from domain.kernel.actor import Actor, require
 from domain.kernel.clock import transaction_now
 from domain.kernel.crypto import PersonalDataCipher
@@ -317,31 +318,51 @@ def send_envelope_job(tenant_id: uuid.UUID, contract_id: uuid.UUID) -> Job:
 
 @dataclass(frozen=True, slots=True)
 class SigningOutcome:
-    """The deal (SIGNING) and its contract (SENT) after :func:`send_for_signing`."""
+    """The deal (SIGNING) and its contract (SENT) after :func:`send_for_signing`;
+    ``resent`` when it was a declined or failed contract sent again."""
 
     deal: Deal
     contract: Contract
+    resent: bool = False
 
 
 @_atomic
 async def send_for_signing(
     session: AsyncSession, actor: Actor, *, deal_id: uuid.UUID
 ) -> SigningOutcome:
-    """Send the current contract of an APPROVED deal of the actor's funder for e-signature
-    (scope contracts:write): the contract SENT with its signers in signing order (the
-    borrower, the core enterprise for order financing, the funder; all PENDING), the deal
-    APPROVED -> SIGNING, and ``send_envelope`` enqueued after commit (the envelope is created
-    by a worker, outside any transaction). NOT_FOUND for another funder's deal or a deal
-    without a contract; INVALID_TRANSITION for a deal not APPROVED or a contract not DRAFT."""
+    """Send the current contract of a deal of the actor's funder for e-signature (scope
+    contracts:write): the contract SENT with its signers in signing order (the borrower, the
+    core enterprise for order financing, the funder; all PENDING), and ``send_envelope``
+    enqueued after commit (the envelope is created by a worker, outside any transaction).
+
+    * An APPROVED deal's DRAFT contract: the deal APPROVED -> SIGNING.
+    * A SIGNING deal whose contract a signer DECLINED, or whose envelope could not be
+      created (FAILED): the same version (the same terms and document) sent again in a new
+      envelope (its idempotency key and reference carry the resend number, so a late event
+      of the earlier envelope is refused), at most ``policy.MAX_RESENDS`` times; the deal
+      stays SIGNING. Changed terms are not sent this way: the deal is withdrawn and applied
+      for again.
+
+    NOT_FOUND for another funder's deal or a deal without a contract; INVALID_TRANSITION for
+    a deal in another status or a contract out for signature or final; RESEND_LIMIT_REACHED;
+    SIGNING_DEADLINE_PASSED once the approval has lapsed."""
     require(actor, Scope.CONTRACTS_WRITE)
     deal = await _load_deal(session, actor, deal_id)
     current = await repository.current(
         session, tenant_id=deal.tenant_id, deal_id=deal.id, for_update=True
     )
-    policy.check_sendable(deal.status, None if current is None else current.status.value)
-    assert current is not None  # check_sendable refuses a deal without one
     now = await transaction_now(session)
+    approval = await _approval(session, deal)
+    resend = policy.check_sendable(
+        deal.status,
+        None if current is None else current.status.value,
+        resends=0 if current is None else current.resends,
+        deadline=None if approval is None else approval.expires_at,
+        now=now,
+    )
+    assert current is not None  # check_sendable refuses a deal without one
     signers = policy.signer_specs(current.terms)
+    previous = current.status
     current.status = ContractStatus.SENT
     current.sent_at = now
     # No ID numbers here: the worker reads them from the terms the contract was written with.
@@ -349,20 +370,59 @@ async def send_for_signing(
         {"role": s.role, "order": s.order, "name": s.name, "status": "PENDING", "signed_at": None}
         for s in signers
     ]
-    source = deal.status
-    async with refusing(session, deals.deal_refusals(deal.channel)):
-        deal.status = DealStatus.SIGNING
-        deal.updated_at = now
+    # The envelope's creation is due now; the sweeper re-sends it if its message is lost.
+    current.envelope_attempts = 0
+    current.envelope_next_attempt_at = now
+    current.envelope_last_error = None
+    current.envelope_seen_at = None
+    if resend:
+        earlier = current.envelope_id
+        current.resends += 1
+        current.envelope_id = None
+        current.failure_reason = None
         await session.flush()
-    await deals.record_transition(
-        session,
-        actor,
-        deal,
-        "send_for_signing",
-        from_status=source,
-        contract_id=str(current.id),
-        version=current.version,
-        signers=[s.role for s in signers],
-    )
+        await audit.record(
+            session,
+            actor,
+            action="contract.resend",
+            object_type="Contract",
+            object_id=current.id,
+            tenant_id=deal.tenant_id,
+            details={
+                "deal_id": str(deal.id),
+                "version": current.version,
+                "resend": current.resends,
+                "after": previous.value,
+                "earlier_envelope_id": earlier,
+            },
+        )
+        await events.append(
+            session,
+            tenant_id=deal.tenant_id,
+            type="deal.contract_resent",
+            aggregate_type="Deal",
+            aggregate_id=deal.id,
+            payload={
+                "contract_id": str(current.id),
+                "resend": current.resends,
+                "after": previous.value,
+            },
+        )
+    else:
+        source = deal.status
+        async with refusing(session, deals.deal_refusals(deal.channel)):
+            deal.status = DealStatus.SIGNING
+            deal.updated_at = now
+            await session.flush()
+        await deals.record_transition(
+            session,
+            actor,
+            deal,
+            "send_for_signing",
+            from_status=source,
+            contract_id=str(current.id),
+            version=current.version,
+            signers=[s.role for s in signers],
+        )
     enqueue_after_commit(session, send_envelope_job(deal.tenant_id, current.id))
-    return SigningOutcome(deal=deal, contract=current)
+    return SigningOutcome(deal=deal, contract=current, resent=resend)

@@ -1,4 +1,5 @@
-"""The e-signature client: ``POST /v1/envelopes`` and ``GET /v1/envelopes/{id}`` (protocol in
+"""The e-signature client: ``POST /v1/envelopes``, ``GET /v1/envelopes/{id}``,
+``GET /v1/envelopes/{id}/signed-document`` and ``POST /v1/envelopes/{id}/void`` (protocol in
 ``integrations/README.md``). Implements :class:`domain.contracts.esign_ports.ESignature`.
 
 The calls go through the shared signed JSON client (``integrations/http.py``); its typed
@@ -8,6 +9,7 @@ errors are those of the risk ports, and are turned here into the e-signature por
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,9 +27,11 @@ from domain.contracts.esign_ports import (
     ESignatureTimeout,
     ESignatureUnavailable,
     MalformedESignatureAnswer,
+    SignedDocument,
     Signer,
     SignerRole,
     SignerStatus,
+    sha256_hex,
 )
 from domain.risk.ports import (
     AnswerNotAuthentic,
@@ -178,6 +182,45 @@ class HttpESignature(ProviderClient):
         if envelope.envelope_id != envelope_id:
             raise MalformedESignatureAnswer(
                 "the answer is about another envelope", request_id=answer.request_id
+            )
+        return envelope
+
+    async def signed_document(self, envelope_id: str) -> SignedDocument:
+        """The signed document of a completed envelope, its hash checked against its
+        content."""
+        if not envelope_id.strip():
+            raise ValueError("an envelope ID is required")
+        path = f"/v1/envelopes/{quote(envelope_id, safe='')}/signed-document"
+        async with _as_port_errors():
+            answer = await self._client.call("GET", path)
+        try:
+            document = Fields(answer.data, "signed_document")
+            if document.text("envelope_id") != envelope_id:
+                raise Malformed("the answer is about another envelope")
+            announced = document.text("sha256")
+            try:
+                content = base64.b64decode(document.text("content_base64"), validate=True)
+            except (binascii.Error, ValueError):
+                raise Malformed("signed_document.content_base64 is not base64") from None
+            if sha256_hex(content) != announced:
+                raise Malformed("signed_document.sha256 does not match its content")
+        except Malformed as exc:
+            raise MalformedESignatureAnswer(str(exc), request_id=answer.request_id) from None
+        return SignedDocument(sha256=announced, content=content)
+
+    async def void_envelope(self, envelope_id: str, reason: str) -> Envelope:
+        """Withdraw an envelope still out for signing; the answer must say VOIDED."""
+        if not envelope_id.strip():
+            raise ValueError("an envelope ID is required")
+        path = f"/v1/envelopes/{quote(envelope_id, safe='')}/void"
+        async with _as_port_errors():
+            answer = await self._client.call(
+                "POST", path, payload={"reason": reason}, idempotency_key=f"void:{envelope_id}"
+            )
+        envelope = self._read(answer)
+        if envelope.envelope_id != envelope_id or envelope.status is not EnvelopeStatus.VOIDED:
+            raise MalformedESignatureAnswer(
+                "a voided envelope is answered VOIDED", request_id=answer.request_id
             )
         return envelope
 

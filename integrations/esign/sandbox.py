@@ -150,6 +150,7 @@ class _Envelope:
     signers: list[_Signer]
     status: EnvelopeStatus = EnvelopeStatus.SENT
     signed: bytes | None = field(default=None, repr=False)
+    void_reason: str | None = None
 
     def json(self) -> dict[str, Any]:
         return {
@@ -203,6 +204,16 @@ class ESignSandbox:
                     self.provider.endpoint(self._read),
                     methods=["GET"],
                 ),
+                Route(
+                    "/v1/envelopes/{envelope_id}/signed-document",
+                    self.provider.endpoint(self._signed_document),
+                    methods=["GET"],
+                ),
+                Route(
+                    "/v1/envelopes/{envelope_id}/void",
+                    self.provider.endpoint(self._void),
+                    methods=["POST"],
+                ),
                 Route("/sign/{signer_id}", self._signing_page, methods=["GET"]),
             ]
         )
@@ -239,6 +250,35 @@ class ESignSandbox:
         envelope = self._envelopes.get((call.key_id, call.request.path_params["envelope_id"]))
         if envelope is None:
             return Reply.refuse(404, "ENVELOPE_NOT_FOUND", "no such envelope")
+        return Reply.ok(envelope.json())
+
+    async def _signed_document(self, call: Call) -> Reply:
+        envelope = self._envelopes.get((call.key_id, call.request.path_params["envelope_id"]))
+        if envelope is None:
+            return Reply.refuse(404, "ENVELOPE_NOT_FOUND", "no such envelope")
+        if envelope.signed is None:
+            return Reply.refuse(409, "NOT_COMPLETED", "the envelope is not completed")
+        return Reply.ok(
+            {
+                "envelope_id": envelope.envelope_id,
+                "sha256": sha256_hex(envelope.signed),
+                "content_base64": base64.b64encode(envelope.signed).decode(),
+            }
+        )
+
+    async def _void(self, call: Call) -> Reply:
+        envelope = self._envelopes.get((call.key_id, call.request.path_params["envelope_id"]))
+        if envelope is None:
+            return Reply.refuse(404, "ENVELOPE_NOT_FOUND", "no such envelope")
+        reason = call.data.get("reason") if isinstance(call.data, dict) else None
+        if not isinstance(reason, str) or not reason.strip():
+            return Reply.refuse(400, "INVALID_REQUEST", "a reason is required")
+        if envelope.status is EnvelopeStatus.SENT:
+            # The signers still to sign are not asked: the driver stops at its next step.
+            envelope.status = EnvelopeStatus.VOIDED
+            envelope.void_reason = reason
+        elif envelope.status is not EnvelopeStatus.VOIDED:
+            return Reply.refuse(409, "ENVELOPE_FINAL", f"the envelope is {envelope.status}")
         return Reply.ok(envelope.json())
 
     async def _signing_page(self, request: Request) -> Response:
@@ -352,6 +392,9 @@ class ESignSandbox:
 
         for signer in envelope.signers:
             await self._wait()
+            if envelope.status is EnvelopeStatus.VOIDED:
+                # Withdrawn by the sender: nobody more signs, nothing more is announced.
+                return
             outcome = last_word_outcome(signer.name, SIGNER_OUTCOMES)
             if outcome == "EXPIRE":
                 envelope.status = EnvelopeStatus.EXPIRED
@@ -369,6 +412,8 @@ class ESignSandbox:
             signer.status = SignerStatus.SIGNED
             signer.signed_at = datetime.now(UTC)
             announce(EventType.SIGNER_SIGNED, signer)
+        if envelope.status is EnvelopeStatus.VOIDED:
+            return
         envelope.signed = signed_content(
             envelope.content,
             envelope.envelope_id,

@@ -198,6 +198,13 @@ UPDATABLE: dict[str, frozenset[str]] = {
             "signed_at",
             "signed_sha256",
             "signed_document_key",
+            # Its envelope's attempts, lease, resends and failure (0023).
+            "envelope_attempts",
+            "envelope_next_attempt_at",
+            "envelope_last_error",
+            "envelope_seen_at",
+            "resends",
+            "failure_reason",
         }
     ),
 }

@@ -149,6 +149,7 @@ async def _sign(
                 contract_id=contract.id,
                 callback_url=callback_url,
                 reference_suffix=suffix,
+                backoff_ms=lambda n: 2_000 * n,
             )
             assert result.outcome == "SENT"
             return await _wait_final(owner, contract.id, signed_times=signed_times)
@@ -333,11 +334,25 @@ async def test_duplicated_or_reordered_callbacks_converge(
 
 
 async def _send_once(
-    app_state: Any, settings: Settings, w: World, *, suffix: str, attempt: int
+    app_state: Any,
+    settings: Settings,
+    w: World,
+    *,
+    suffix: str,
+    attempt: int,
+    owner: AsyncEngine | None = None,
 ) -> tuple[signing.SendEnvelopeResult, uuid.UUID]:
     deal_id = await approved_consumer(app_state, w)
     contract = (await _prepare(app_state, w.admin, deal_id)).contract
     await _send_for_signing(app_state, w.admin, deal_id)
+    if attempt > 1:
+        assert owner is not None
+        # The attempts before this one spent (the row counts them).
+        async with owner.begin() as conn:
+            await conn.execute(
+                text("update contracts set envelope_attempts = :n where id = :c"),
+                {"n": attempt - 1, "c": contract.id},
+            )
     with served_esign(settings) as (sandbox, callback_url):
         client = esignature_from_settings(sandbox_settings(sandbox))
         try:
@@ -351,7 +366,7 @@ async def _send_once(
                 contract_id=contract.id,
                 callback_url=callback_url,
                 reference_suffix=suffix,
-                attempt=attempt,
+                backoff_ms=lambda n: 2_000 * n,
             )
         finally:
             await client.aclose()
@@ -373,7 +388,12 @@ async def test_an_unavailable_service_is_retried_then_given_up_with_an_alert(
     assert alerts == [(0,)]
 
     last, contract_id = await _send_once(
-        app_state, settings, world, suffix="UNAVAILABLE", attempt=signing.MAX_ATTEMPTS
+        app_state,
+        settings,
+        world,
+        suffix="UNAVAILABLE",
+        attempt=signing.MAX_ATTEMPTS,
+        owner=owner_engine,
     )
     assert last.outcome == "FAILED"
     alerts = await _rows(
@@ -400,6 +420,7 @@ async def test_a_recorded_envelope_is_not_created_twice(app_state, owner_engine,
         tenant_id=world.m.world.a.id,
         contract_id=contract_id,
         callback_url="http://127.0.0.1:9/webhooks/esign",
+        backoff_ms=lambda n: 2_000 * n,
     )
     assert (again.outcome, again.envelope_id) == ("DONE", envelope)
 
@@ -409,4 +430,10 @@ class _NoService:
         raise AssertionError("asked")
 
     async def envelope(self, envelope_id: str) -> Any:  # pragma: no cover - not asked
+        raise AssertionError("asked")
+
+    async def signed_document(self, envelope_id: str) -> Any:  # pragma: no cover - not asked
+        raise AssertionError("asked")
+
+    async def void_envelope(self, envelope_id: str, reason: str) -> Any:  # pragma: no cover
         raise AssertionError("asked")

@@ -859,3 +859,57 @@ def test_invalid_esign_settings(
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
     assert str(caught.value) == message
+
+
+# -- reading the signed document back, voiding -------------------------------------------------
+
+
+async def test_the_signed_document_is_read_back_once_completed(
+    esign: HttpESignature, receiver: CallbackReceiver, sandbox: SandboxServer
+) -> None:
+    inbox = receiver.inbox()
+    envelope = await esign.create_envelope(envelope_request(inbox))
+    got = events(sandbox, await receiver.delivered(inbox, 4))
+    completion = got[-1]
+    assert completion.signed_document is not None
+    document = await esign.signed_document(envelope.envelope_id)
+    # The same bytes the completion callback carried, under the hash the envelope names.
+    assert document == completion.signed_document
+    assert (await esign.envelope(envelope.envelope_id)).signed_document_sha256 == document.sha256
+    assert hashlib.sha256(document.content).hexdigest() == document.sha256
+    # A completed envelope is not voided.
+    with pytest.raises(EnvelopeRejected) as caught:
+        await esign.void_envelope(envelope.envelope_id, "too late")
+    assert (caught.value.status, caught.value.code) == (409, "ENVELOPE_FINAL")
+
+
+async def test_an_envelope_out_for_signing_is_voided_and_nobody_more_signs(
+    receiver: CallbackReceiver,
+) -> None:
+    # Signers take their time (0.5-1.5 s each): the envelope is voided while still out.
+    with SandboxServer(latency=1.0, callback_backoff=BACKOFF, callback_attempts=2) as slow:
+        client = esignature_from_settings(sandbox_settings(slow))
+        try:
+            inbox = receiver.inbox()
+            envelope = await client.create_envelope(envelope_request(inbox))
+            # The void's answer takes at most 1.5 s; three signatures take at least 1.5 s.
+            voided = await client.void_envelope(envelope.envelope_id, "signing deadline passed")
+            assert voided.status is EnvelopeStatus.VOIDED
+            assert SignerStatus.PENDING in [s.status for s in voided.signers]
+            # Voiding again answers it again; a voided envelope has no signed document.
+            again = await client.void_envelope(envelope.envelope_id, "signing deadline passed")
+            assert again.status is EnvelopeStatus.VOIDED
+            with pytest.raises(EnvelopeRejected) as caught:
+                await client.signed_document(envelope.envelope_id)
+            assert (caught.value.status, caught.value.code) == (409, "NOT_COMPLETED")
+            now = await client.envelope(envelope.envelope_id)
+        finally:
+            await client.aclose()
+    assert (now.status, now.signed_document_sha256) == (EnvelopeStatus.VOIDED, None)
+
+
+async def test_an_unknown_envelope_is_neither_read_back_nor_voided(esign: HttpESignature) -> None:
+    with pytest.raises(EnvelopeNotFound):
+        await esign.signed_document("EV-NOPE")
+    with pytest.raises(EnvelopeNotFound):
+        await esign.void_envelope("EV-NOPE", "no reason")

@@ -175,3 +175,10 @@ def test_the_scheduler_runs_the_expiry_every_minute() -> None:
     jobs = {job.name: job for job in scheduler.default_jobs()}
     assert jobs["expire_approvals"].every_seconds == 60
     assert jobs["expire_approvals"].enqueue == reviews.expire_approvals.send
+    # SIGNING deals lapse the same way, and envelopes are swept like payouts.
+    from workers.actors import signing
+
+    assert jobs["expire_signing"].every_seconds == 60
+    assert jobs["expire_signing"].enqueue == signing.expire_signing.send
+    assert jobs["sweep_envelopes"].every_seconds == 15
+    assert jobs["sweep_envelopes"].enqueue == signing.sweep_envelopes.send

@@ -2,14 +2,14 @@
 keyset of ``loans(first:, after:)`` (oldest first), entered by the tenant every page names.
 
 Revision ID: 0024
-Revises: 0021
+Revises: 0023
 Create Date: 2026-12-06
 """
 
 from alembic import op
 
 revision = "0024"
-down_revision = "0021"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
