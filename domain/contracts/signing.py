@@ -61,6 +61,7 @@ from domain.kernel.clock import transaction_now
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.storage import DocumentStorage
 from domain.persistence.constraints import refusing
+from domain.pledges import service as pledges
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -282,6 +283,9 @@ async def apply_completed(session: AsyncSession, event: EnvelopeEvent) -> str | 
             envelope_id=event.envelope_id,
             signed_sha256=event.signed_document.sha256,
         )
+        # A pledge deal's receipts are filed at the registry from here on (the jobs go
+        # after commit); disbursement waits for the filings and the warehouse's custody.
+        await pledges.request_pledges(session, deal)
     return None
 
 
