@@ -23,7 +23,7 @@ class Job:
 
 def default_jobs() -> list[Job]:
     """The platform's periodic jobs."""
-    from workers.actors import events, integrations, maintenance, payouts, reviews
+    from workers.actors import events, integrations, maintenance, payouts, pledges, reviews
 
     return [
         Job("expire_refresh_tokens", 3600, maintenance.expire_refresh_tokens.send),
@@ -37,6 +37,8 @@ def default_jobs() -> list[Job]:
         Job("expire_approvals", 60, reviews.expire_approvals.send),
         # Payouts whose message was lost, or whose worker died, are sent again.
         Job("sweep_payouts", 15, payouts.sweep_payouts.send),
+        # Pledge filings whose message was lost, or whose worker died, are filed again.
+        Job("sweep_pledges", 15, pledges.sweep_pledges.send),
     ]
 
 

@@ -224,24 +224,46 @@ async def register_pledge(
             registration = await registry.register(request)
     except RegistrationRefused as refusal:
         async with unit_of_work() as session:
-            await _record_refusal(session, tenant_id, pledge_id, deal_id, refusal, clock())
+            await _record_refusal(
+                session,
+                tenant_id=tenant_id,
+                pledge_id=pledge_id,
+                deal_id=deal_id,
+                refusal=refusal,
+                now=clock(),
+            )
         return FileResult("REFUSED", attempt=attempt)
     except (RegistryError, TimeoutError) as error:
         wait = backoff_ms(attempt) if attempt < max_attempts else None
         async with unit_of_work() as session:
             await _record_failure(
-                session, tenant_id, pledge_id, deal_id, attempt, wait, error, clock()
+                session,
+                tenant_id=tenant_id,
+                pledge_id=pledge_id,
+                deal_id=deal_id,
+                attempt=attempt,
+                wait=wait,
+                error=error,
+                now=clock(),
             )
         if wait is None:
             return FileResult("EXHAUSTED", attempt=attempt)
         return FileResult("RETRY", wait, attempt)
     async with unit_of_work() as session:
-        await _record_registration(session, tenant_id, pledge_id, deal_id, registration, clock())
+        await _record_registration(
+            session,
+            tenant_id=tenant_id,
+            pledge_id=pledge_id,
+            deal_id=deal_id,
+            registration=registration,
+            now=clock(),
+        )
     return FileResult("REGISTERED", attempt=attempt)
 
 
 async def _record_refusal(
     session: AsyncSession,
+    *,
     tenant_id: uuid.UUID,
     pledge_id: uuid.UUID,
     deal_id: uuid.UUID,
@@ -269,8 +291,9 @@ async def _record_refusal(
     )
 
 
-async def _record_failure(  # noqa: PLR0913 - one failed attempt, as the job knows it
+async def _record_failure(
     session: AsyncSession,
+    *,
     tenant_id: uuid.UUID,
     pledge_id: uuid.UUID,
     deal_id: uuid.UUID,
@@ -304,6 +327,7 @@ async def _record_failure(  # noqa: PLR0913 - one failed attempt, as the job kno
 
 async def _record_registration(
     session: AsyncSession,
+    *,
     tenant_id: uuid.UUID,
     pledge_id: uuid.UUID,
     deal_id: uuid.UUID,
