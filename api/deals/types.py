@@ -16,6 +16,7 @@ from api.collateral.types import PurchaseOrderNode, WarehouseReceiptNode
 from api.contracts.types import ContractType
 from api.loans.types import LoanType
 from api.parties.types import OrganizationNode, PersonNode
+from api.pledges.types import PledgeType
 from api.products.types import (
     CalendarWarning,
     ProductLine,
@@ -40,6 +41,7 @@ from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
 from domain.ledger import service as ledger
 from domain.loans import service as loans
+from domain.pledges import service as pledges
 from domain.reviews.policy import reviews_visible
 from domain.risk.policy import risk_visible
 
@@ -395,6 +397,17 @@ class DealNode(relay.Node):
                 return None
             balances = await ledger.loan_balances(session, tenant_id=row.tenant_id, loan_id=row.id)
         return LoanType.from_row(row, balances)
+
+    @strawberry.field(
+        description="The pledges of a warehouse-receipt deal's receipts, requested once the "
+        "deal is SIGNED: registry filing and the warehouse's custody confirmation, both "
+        "needed before disbursement. The funder's staff and the platform; empty for everyone "
+        "else. Query cost: a list of up to 20."
+    )
+    async def pledges(self, info: Info) -> list[PledgeType]:
+        async with info.context.db() as session:
+            rows = await pledges.pledges_of_deal(session, info.context.actor, self.row)
+        return [PledgeType.from_row(r) for r in rows]
 
     @classmethod
     async def load_by_ids(

@@ -41,6 +41,20 @@ ENDED_WITHOUT_LOAN: Final = frozenset(
 )
 
 
+def pledge_visible(actor: Actor, tenant_id: uuid.UUID, warehouse_id: uuid.UUID | None) -> bool:
+    """The one read rule of a pledge (row-level security says the same): its funder's
+    principals, the users of the receipt's warehouse, and the platform."""
+    return (
+        actor.is_platform
+        or (actor.tenant_id is not None and actor.tenant_id == tenant_id)
+        or (
+            warehouse_id is not None
+            and actor.organization_id is not None
+            and actor.organization_id == warehouse_id
+        )
+    )
+
+
 def check_confirmer(actor: Actor, warehouse_id: uuid.UUID) -> None:
     """FORBIDDEN unless the actor is a person, a WAREHOUSE_USER of ``warehouse_id``."""
     if not (
@@ -51,7 +65,7 @@ def check_confirmer(actor: Actor, warehouse_id: uuid.UUID) -> None:
         raise DomainError(
             ErrorCode.FORBIDDEN,
             "only the users of the receipt's warehouse confirm custody under its pledge",
-            "pledgeId",
+            "warehouseReceiptId",
         )
 
 
@@ -63,9 +77,11 @@ def check_confirmable(status: PledgeStatus) -> None:
         raise DomainError(
             ErrorCode.PLEDGE_NOT_REGISTERED,
             "the pledge is not registered yet: custody is confirmed under its filing",
-            "pledgeId",
+            "warehouseReceiptId",
         )
-    raise DomainError(ErrorCode.INVALID_TRANSITION, f"the pledge is {status.value}", "pledgeId")
+    raise DomainError(
+        ErrorCode.INVALID_TRANSITION, f"the pledge is {status.value}", "warehouseReceiptId"
+    )
 
 
 def check_releasable(
@@ -75,7 +91,9 @@ def check_releasable(
     deal ended without a loan."""
     if status not in (PledgeStatus.REGISTERED, PledgeStatus.CUSTODY_CONFIRMED):
         raise DomainError(
-            ErrorCode.INVALID_TRANSITION, f"a {status.value} pledge is not released", "pledgeId"
+            ErrorCode.INVALID_TRANSITION,
+            f"a {status.value} pledge is not released",
+            "warehouseReceiptId",
         )
     if loan_status is LoanStatus.SETTLED:
         return
@@ -84,7 +102,7 @@ def check_releasable(
     raise DomainError(
         ErrorCode.PLEDGE_NOT_RELEASABLE,
         "the pledge secures a loan that is not settled",
-        "pledgeId",
+        "warehouseReceiptId",
     )
 
 
@@ -150,4 +168,5 @@ __all__ = [
     "check_releasable",
     "claim",
     "error_text",
+    "pledge_visible",
 ]

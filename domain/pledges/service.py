@@ -74,7 +74,7 @@ def register_job(tenant_id: uuid.UUID, pledge_id: uuid.UUID, *, delay_ms: int | 
 
 
 def _not_found() -> DomainError:
-    return DomainError(ErrorCode.NOT_FOUND, "no such pledge", "pledgeId")
+    return DomainError(ErrorCode.NOT_FOUND, "the deal has no pledge of this receipt", "dealId")
 
 
 # -- requested when the deal is signed ------------------------------------------------------------
@@ -390,19 +390,23 @@ def _transition_refusals() -> dict[str, DomainError]:
     # Built per call: a raised refusal carries its cause, so none is shared.
     return {
         "ck_pledges_transition": DomainError(
-            ErrorCode.INVALID_TRANSITION, "the pledge changed meanwhile", "pledgeId"
+            ErrorCode.INVALID_TRANSITION, "the pledge changed meanwhile", "warehouseReceiptId"
         )
     }
 
 
-async def confirm_custody(session: AsyncSession, actor: Actor, *, pledge_id: uuid.UUID) -> Pledge:
-    """The warehouse's user confirms that the warehouse holds the pledged goods under the
-    registered filing, and releases them only on the funder's word: REGISTERED ->
-    CUSTODY_CONFIRMED (scope collateral:write; a WAREHOUSE_USER of the receipt's warehouse)."""
+async def confirm_custody(session: AsyncSession, actor: Actor, *, receipt_id: uuid.UUID) -> Pledge:
+    """The warehouse's user confirms that the warehouse holds the goods of ``receipt_id`` under
+    the receipt's registered pledge, and releases them only on the funder's word: REGISTERED
+    -> CUSTODY_CONFIRMED (scope collateral:write; a WAREHOUSE_USER of the receipt's
+    warehouse). NOT_FOUND when the receipt has no active pledge the actor sees."""
     require(actor, Scope.COLLATERAL_WRITE)
-    found = await repository.by_id(session, pledge_id)
+    found = await repository.active_of_receipt(session, receipt_id)
     if found is None:
-        raise _not_found()
+        raise DomainError(
+            ErrorCode.NOT_FOUND, "the receipt has no active pledge", "warehouseReceiptId"
+        )
+    pledge_id = found.id
     policy.check_confirmer(actor, found.warehouse_organization_id)
     pledge = await repository.by_id(session, pledge_id, for_update=True)
     if pledge is None:  # pragma: no cover - the warehouse may lock what it sees
@@ -437,15 +441,28 @@ async def confirm_custody(session: AsyncSession, actor: Actor, *, pledge_id: uui
     return pledge
 
 
-async def release_pledge(session: AsyncSession, actor: Actor, *, pledge_id: uuid.UUID) -> Pledge:
-    """The funder releases the pledge once its loan is settled or its deal ended without a
-    loan (scope loans:disburse; a person of the deal's funder); the receipt is unlocked."""
+async def release_pledge(
+    session: AsyncSession, actor: Actor, *, deal_id: uuid.UUID, receipt_id: uuid.UUID
+) -> Pledge:
+    """The funder releases the deal's pledge of ``receipt_id`` once its loan is settled or the
+    deal ended without a loan (scope loans:disburse; a person of the deal's funder); the
+    receipt is unlocked."""
     require(actor, Scope.LOANS_DISBURSE)
     if actor.user_id is None:
-        raise DomainError(ErrorCode.FORBIDDEN, "a pledge is released by a person", "pledgeId")
-    found = await repository.by_id(session, pledge_id)
-    if found is None or actor.tenant_id is None or found.tenant_id != actor.tenant_id:
+        raise DomainError(ErrorCode.FORBIDDEN, "a pledge is released by a person", "dealId")
+    if actor.tenant_id is None:
         raise _not_found()
+    found = next(
+        (
+            p
+            for p in await repository.of_deal(session, tenant_id=actor.tenant_id, deal_id=deal_id)
+            if p.receipt_id == receipt_id
+        ),
+        None,
+    )
+    if found is None:
+        raise _not_found()
+    pledge_id = found.id
     deal = await deals_repository.deal(session, found.deal_id, for_update=True)
     if deal is None:  # pragma: no cover - the funder sees its deals
         raise _not_found()
@@ -485,6 +502,30 @@ async def release_pledge(session: AsyncSession, actor: Actor, *, pledge_id: uuid
     return pledge
 
 
+async def pledges_of_deal(session: AsyncSession, actor: Actor, deal: Deal) -> list[Pledge]:
+    """The pledges of a deal the actor sees (scope deals:read), by the one read rule
+    (:func:`policy.pledge_visible`): the funder's principals and the platform; empty for
+    anyone else."""
+    require(actor, Scope.DEALS_READ)
+    if not policy.pledge_visible(actor, deal.tenant_id, None):
+        return []
+    return await repository.of_deal(session, tenant_id=deal.tenant_id, deal_id=deal.id)
+
+
+async def active_pledge_of_receipt(
+    session: AsyncSession, actor: Actor, receipt_id: uuid.UUID
+) -> Pledge | None:
+    """The active pledge of a receipt, to whoever the read rule shows it (scope
+    collateral:read): its funder, the receipt's warehouse, the platform."""
+    require(actor, Scope.COLLATERAL_READ)
+    found = await repository.active_of_receipt(session, receipt_id)
+    if found is None or not policy.pledge_visible(
+        actor, found.tenant_id, found.warehouse_organization_id
+    ):
+        return None
+    return found
+
+
 async def pledge_statuses(session: AsyncSession, deal: Deal) -> dict[uuid.UUID, PledgeStatus]:
     """The status of the deal's latest pledge of each receipt, by receipt."""
     return {
@@ -507,10 +548,12 @@ __all__ = [
     "SWEEP_GRACE",
     "FileResult",
     "UnitOfWork",
+    "active_pledge_of_receipt",
     "check_disbursable",
     "confirm_custody",
     "overdue_pledges",
     "pledge_statuses",
+    "pledges_of_deal",
     "register_job",
     "register_pledge",
     "release_pledge",
