@@ -448,8 +448,6 @@ async def release_pledge(
     deal ended without a loan (scope loans:disburse; a person of the deal's funder); the
     receipt is unlocked."""
     require(actor, Scope.LOANS_DISBURSE)
-    if actor.user_id is None:
-        raise DomainError(ErrorCode.FORBIDDEN, "a pledge is released by a person", "dealId")
     if actor.tenant_id is None:
         raise _not_found()
     found = next(
@@ -462,6 +460,9 @@ async def release_pledge(
     )
     if found is None:
         raise _not_found()
+    # After the lookup: another funder's principal learns nothing about the deal.
+    if actor.user_id is None:
+        raise DomainError(ErrorCode.FORBIDDEN, "a pledge is released by a person", "dealId")
     pledge_id = found.id
     deal = await deals_repository.deal(session, found.deal_id, for_update=True)
     if deal is None:  # pragma: no cover - the funder sees its deals
