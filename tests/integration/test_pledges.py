@@ -332,3 +332,53 @@ async def test_a_refused_filing_and_a_retried_one(app_state, owner_engine, world
     with pytest.raises(DomainError) as caught:
         await disburse(app_state, w.staff.finance, refused_deal, "pledge-3")
     assert caught.value.code is ErrorCode.PLEDGE_NOT_REGISTERED
+
+
+async def test_the_filing_job_is_sent_after_commit_and_swept_when_lost(
+    app_state, owner_engine, world
+):  # type: ignore[no-untyped-def]
+    """The SIGNED transition's request enqueues one filing job per pledge after commit (none
+    for a rolled-back transaction); a pledge whose message was lost is found by the sweeper
+    once overdue by the grace."""
+    from datetime import timedelta
+
+    from domain.deals import repository as deals_repository
+    from domain.persistence.scope import PLATFORM_SCOPE
+    from domain.persistence.unit_of_work import unit_of_work
+    from domain.pledges import service as pledges
+    from tests.jobs_support import RecordingQueue
+
+    w = world
+    deal_id = await signed_pledge_deal(app_state, owner_engine, w)
+    dropped = RecordingQueue()
+    with pytest.raises(RuntimeError):
+        async with unit_of_work(app_state.sessions, PLATFORM_SCOPE, dropped) as s:
+            deal = await deals_repository.deal(s, deal_id)
+            assert deal is not None
+            await pledges.request_pledges(s, deal)
+            raise RuntimeError("rolled back")
+    assert [j for j in dropped.sent if j.actor == "register_pledge"] == []
+    sent = RecordingQueue()
+    async with unit_of_work(app_state.sessions, PLATFORM_SCOPE, sent) as s:
+        deal = await deals_repository.deal(s, deal_id)
+        assert deal is not None
+        (pledge_id,) = await pledges.request_pledges(s, deal)
+    # (The outbox relay's doorbell rings too: the event of the request.)
+    assert [(j.actor, j.args) for j in sent.sent if j.actor != "relay_events"] == [
+        ("register_pledge", (str(w.a), str(pledge_id)))
+    ]
+    # Lost: nothing files it. Not yet overdue by the grace, then overdue.
+    swept = RecordingQueue()
+    async with unit_of_work(app_state.sessions, PLATFORM_SCOPE, swept) as s:
+        assert await pledges.overdue_pledges(s, grace=timedelta(hours=1)) == []
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text("update pledges set next_attempt_at = now() - interval '2 minutes'")
+        )
+    async with unit_of_work(app_state.sessions, PLATFORM_SCOPE, swept) as s:
+        overdue = await pledges.overdue_pledges(s)
+        pledges.resend(s, overdue)
+    assert overdue == [(w.a, pledge_id)]
+    assert [j.args for j in swept.sent if j.actor == "register_pledge"] == [
+        (str(w.a), str(pledge_id))
+    ]
