@@ -102,6 +102,8 @@ FREE_TYPES: Final = frozenset(
 #: domain enforces one, otherwise an assumed size (the actual cost counts the real number).
 LIST_SIZES: Final[Mapping[str, int]] = {
     "Deal.warehouseReceipts": MAX_RECEIPTS,
+    # One pledge per receipt of the deal.
+    "Deal.pledges": MAX_RECEIPTS,
     "Deal.timeline": 50,
     # One check per kind; a report's lists are as the bureau keeps them (a few accounts).
     "Deal.riskChecks": 3,

@@ -34,6 +34,7 @@ from api.parties.mutations import PartyMutations
 from api.parties.types import OrganizationNode, PersonNode
 from api.permissions import Authenticated
 from api.platform.queries import PlatformQueries
+from api.pledges.mutations import PledgeMutations
 from api.prices.mutations import PriceMutations
 from api.prices.queries import PriceQueries
 from api.products.mutations import ProductMutations
@@ -142,6 +143,7 @@ Mutation = merge_types(
         ReviewMutations,
         ContractMutations,
         LoanMutations,
+        PledgeMutations,
     ),
 )
 

@@ -28,6 +28,7 @@ from integrations.bureau import sandbox as bureau
 from integrations.esign import sandbox as esign
 from integrations.identity import sandbox as identity
 from integrations.payments import sandbox as payments
+from integrations.pledge_registry import sandbox as pledge_registry
 from integrations.provider import MAX_REQUEST_BYTES, SandboxLog, SandboxProvider
 from integrations.signing import Credentials
 from integrations.valuation import sandbox as valuation
@@ -46,6 +47,7 @@ PREFIXES: Final[Mapping[ProviderKind, str]] = {
     ProviderKind.PRICE_FEED: "/prices",
     ProviderKind.ESIGNATURE: "/esign",
     ProviderKind.PAYMENT_RAIL: "/payments",
+    ProviderKind.PLEDGE_REGISTRY: "/pledge-registry",
 }
 _APPS: Mapping[ProviderKind, Callable[..., Starlette]] = {
     ProviderKind.CREDIT_BUREAU: bureau.create_app,
@@ -53,6 +55,7 @@ _APPS: Mapping[ProviderKind, Callable[..., Starlette]] = {
     ProviderKind.PRICE_FEED: valuation.create_app,
     ProviderKind.ESIGNATURE: esign.create_app,
     ProviderKind.PAYMENT_RAIL: payments.create_app,
+    ProviderKind.PLEDGE_REGISTRY: pledge_registry.create_app,
 }
 #: Larger requests than the default some kinds take: an envelope carries its PDF (a contract
 #: with embedded CJK font subsets is some 100 KiB, base64 a third more).
@@ -66,6 +69,7 @@ SETTING_PREFIXES: Final[Mapping[ProviderKind, str]] = {
     ProviderKind.PRICE_FEED: "LENDGRAPH_PRICE_FEED",
     ProviderKind.ESIGNATURE: "LENDGRAPH_ESIGN",
     ProviderKind.PAYMENT_RAIL: "LENDGRAPH_PAYMENTS",
+    ProviderKind.PLEDGE_REGISTRY: "LENDGRAPH_PLEDGE_REGISTRY",
 }
 
 
@@ -235,6 +239,11 @@ class SandboxServer(LoopbackServer):
         # The secret the payment rail signs its callbacks with (its own, as a real rail's).
         env["LENDGRAPH_PAYMENTS_CALLBACK_SECRET"] = self.payouts.callback_secret
         return env
+
+    @property
+    def registry(self) -> pledge_registry.RegistrySandbox:
+        """The pledge registry sandbox's own record of filings."""
+        return pledge_registry.registry_of(self._server.config.app)
 
     @property
     def payouts(self) -> payments.SandboxRail:

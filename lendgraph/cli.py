@@ -294,6 +294,7 @@ def worker_command(settings: Settings) -> list[str]:
         "workers.actors.reviews",
         "workers.actors.payouts",
         "workers.actors.signing",
+        "workers.actors.pledges",
         "--skip-logging",
         "--processes",
         str(settings.worker_processes),

@@ -91,6 +91,7 @@ def run_dev(overrides: Mapping[str, object] | None = None) -> None:
             integrations,
             maintenance,
             payouts,
+            pledges,
             reviews,
             signing,
         )

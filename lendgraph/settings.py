@@ -203,6 +203,16 @@ class Settings(BaseSettings):
         description="How long an envelope out for signing may go unheard of (no callback) "
         "before the worker reads its state back from the e-signature service",
     )
+    pledge_registry_url: str | None = Field(
+        default=None, description="Pledge registry API base URL (dev: the loopback sandbox)"
+    )
+    pledge_registry_key_id: str | None = Field(
+        default=None, description="Key ID lendgraph signs pledge registry requests with"
+    )
+    pledge_registry_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret (32+ characters) shared with the pledge registry under that key ID",
+    )
     provider_timeout_seconds: float = Field(
         default=10.0,
         gt=0,
@@ -272,7 +282,9 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a postgresql:// URL, not {url.drivername}://")
         return value
 
-    @field_validator("bureau_url", "identity_url", "price_feed_url", "esign_url")
+    @field_validator(
+        "bureau_url", "identity_url", "price_feed_url", "esign_url", "pledge_registry_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("https://", "http://")):
@@ -285,6 +297,7 @@ class Settings(BaseSettings):
         "price_feed_secret",
         "esign_secret",
         "esign_callback_secret",
+        "pledge_registry_secret",
     )
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -401,6 +414,7 @@ _PROVIDERS = (
 )
 _PAYOUT_RAIL = ("payments_url", "payments_key_id", "payments_secret")
 _ESIGNATURE = ("esign_url", "esign_key_id", "esign_secret")
+_PLEDGE_REGISTRY = ("pledge_registry_url", "pledge_registry_key_id", "pledge_registry_secret")
 _APP_DATABASE = ("app_database_url", "database_url", "app_db_role", "app_db_password")
 # A serving process connects as the application role only: in production it needs that role's
 # URL, and must not hold the owner's; elsewhere the owner's URL gives the server and database.
@@ -466,6 +480,7 @@ COMMANDS: dict[str, CommandSettings] = {
             *_ESIGNATURE,
             "esign_reconcile_after_seconds",
             "data_dir",
+            *_PLEDGE_REGISTRY,
             "issuer",
             "data_key",
             *_LOGS,
@@ -479,6 +494,8 @@ COMMANDS: dict[str, CommandSettings] = {
             *(in_production(name) for name in _PROVIDERS if name != "provider_timeout_seconds"),
             *(in_production(name) for name in _PAYOUT_RAIL),
             *(in_production(name) for name in _ESIGNATURE),
+            # The pledges: filed at the registry from the workers.
+            *(in_production(name) for name in _PLEDGE_REGISTRY),
             in_production("data_key"),
         ),
         refused_in_production=("database_url",),

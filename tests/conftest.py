@@ -174,7 +174,7 @@ TABLES = (
     "integration_calls, deal_events, purchase_order_claims, deals, idempotency_keys, "
     "party_agents, tenant_customers, calendar_days, deal_reviews, risk_assessments, "
     "journal_lines, journal_entries, ledger_accounts, "
-    "webhook_events, contracts, loans, payouts"
+    "webhook_events, contracts, loans, payouts, pledges"
 )
 
 

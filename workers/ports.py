@@ -7,7 +7,8 @@ the payouts get the payment rail (:func:`integrations.payments.client.payout_rai
 URL its callbacks are sent to (the API's public base, the issuer, + ``/webhooks/payments``),
 and the contracts the e-signature service
 (:func:`integrations.esign.client.esignature_from_settings`) with its callback URL (the issuer
-+ ``/webhooks/esign``)."""
++ ``/webhooks/esign``), and the pledges the pledge registry
+(:func:`integrations.pledge_registry.client.pledge_registry`)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from domain.contracts.esign_ports import ESignature
 from domain.integration_calls.models import IntegrationKind
 from domain.integration_calls.ports import PortRegistry
 from domain.payments.ports import PayoutRail
+from domain.pledges.ports import PledgeRegistry
 from domain.risk.calls import BureauPort, IdentityPort
 from domain.risk.valuation import ValuationPort
 from integrations.esign.client import esignature_from_settings
 from integrations.payments.client import payout_rail
+from integrations.pledge_registry.client import pledge_registry
 from integrations.risk import risk_providers
 from integrations.storage import document_storage
 from lendgraph import runtime
@@ -99,6 +102,31 @@ def wire_signing(settings: Settings, into: Signing = signing) -> bool:
     return True
 
 
+@dataclass
+class Pledges:
+    """The pledge registry of this process (None until wired)."""
+
+    registry: PledgeRegistry | None = None
+
+
+#: The pledge registry of this process.
+pledges = Pledges()
+
+
+def wire_pledges(settings: Settings, into: Pledges = pledges) -> bool:
+    """Wire the pledge registry; whether it was. Outside production a deployment without its
+    settings runs without it (its pledges wait, visibly, REQUESTED); in production a missing
+    setting is a start-up error."""
+    try:
+        into.registry = pledge_registry(settings)
+    except ConfigurationError as exc:
+        if settings.environment == "production":
+            raise
+        log.warning("pledge_registry_not_wired", reason=str(exc))
+        return False
+    return True
+
+
 def wire(settings: Settings, registry: PortRegistry = ports) -> bool:
     """Register the risk-check ports on ``registry`` and wire the payment rail; whether the
     risk ports were. Outside production a deployment without provider settings runs without
@@ -106,6 +134,7 @@ def wire(settings: Settings, registry: PortRegistry = ports) -> bool:
     start-up error."""
     wire_payments(settings)
     wire_signing(settings)
+    wire_pledges(settings)
     try:
         providers = risk_providers(settings)
     except ConfigurationError as exc:

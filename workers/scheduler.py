@@ -23,7 +23,15 @@ class Job:
 
 def default_jobs() -> list[Job]:
     """The platform's periodic jobs."""
-    from workers.actors import events, integrations, maintenance, payouts, reviews, signing
+    from workers.actors import (
+        events,
+        integrations,
+        maintenance,
+        payouts,
+        pledges,
+        reviews,
+        signing,
+    )
 
     return [
         Job("expire_refresh_tokens", 3600, maintenance.expire_refresh_tokens.send),
@@ -41,6 +49,8 @@ def default_jobs() -> list[Job]:
         Job("sweep_envelopes", 15, signing.sweep_envelopes.send),
         # SIGNING deals past their approval's window expire, as APPROVED ones do.
         Job("expire_signing", 60, signing.expire_signing.send),
+        # Pledge filings whose message was lost, or whose worker died, are filed again.
+        Job("sweep_pledges", 15, pledges.sweep_pledges.send),
     ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -21,6 +21,9 @@ from api.scalars import MoneyType
 from domain.collateral import models, policy
 from domain.collateral.repository import Keyset
 from domain.kernel.scopes import Scope
+
+if TYPE_CHECKING:
+    from api.pledges.types import PledgeType
 
 PurchaseOrderStatus = strawberry.enum(
     models.PurchaseOrderStatus,
@@ -235,6 +238,21 @@ class WarehouseReceiptNode(relay.Node):
     @strawberry.field(description="Documents attached to it, oldest first.")
     async def documents(self, info: Info) -> list[DocumentNode]:
         return await _documents(info, info.context.loaders.documents_of_receipts, self.row.id)
+
+    @strawberry.field(
+        description="The receipt's active pledge (REQUESTED, REGISTERED or "
+        "CUSTODY_CONFIRMED), which locks it: to its funder, the receipt's warehouse and the "
+        "platform; null when none or for anyone else."
+    )
+    async def active_pledge(
+        self, info: Info
+    ) -> Annotated[PledgeType, strawberry.lazy("api.pledges.types")] | None:
+        from api.pledges.types import PledgeType
+        from domain.pledges import service as pledges
+
+        async with info.context.db() as session:
+            row = await pledges.active_pledge_of_receipt(session, info.context.actor, self.row.id)
+        return None if row is None else PledgeType.from_row(row)
 
     @classmethod
     async def load_by_ids(

@@ -16,6 +16,7 @@ from api.collateral.types import PurchaseOrderNode, WarehouseReceiptNode
 from api.contracts.types import ContractType
 from api.loans.types import LoanNode
 from api.parties.types import DealApplicant, OrganizationNode, PersonNode
+from api.pledges.types import PledgeType
 from api.products.types import (
     CalendarWarning,
     ProductLine,
@@ -39,6 +40,7 @@ from domain.integration_calls.models import CallState, IntegrationKind
 from domain.kernel.money import Money
 from domain.kernel.scopes import Scope
 from domain.loans.policy import loan_visible
+from domain.pledges import service as pledges
 from domain.reviews.policy import reviews_visible
 from domain.risk.policy import risk_visible
 
@@ -383,6 +385,17 @@ class DealNode(relay.Node):
             return None
         row = await info.context.loaders.deal_loans.load((self.row.tenant_id, self.row.id))
         return None if row is None else LoanNode.from_row(row)
+
+    @strawberry.field(
+        description="The pledges of a warehouse-receipt deal's receipts, requested once the "
+        "deal is SIGNED: registry filing and the warehouse's custody confirmation, both "
+        "needed before disbursement. The funder's staff and the platform; empty for everyone "
+        "else. Query cost: a list of up to 20."
+    )
+    async def pledges(self, info: Info) -> list[PledgeType]:
+        async with info.context.db() as session:
+            rows = await pledges.pledges_of_deal(session, info.context.actor, self.row)
+        return [PledgeType.from_row(r) for r in rows]
 
     @classmethod
     async def load_by_ids(

@@ -46,10 +46,19 @@ from domain.parties import repository as parties
 from domain.parties.models import OrganizationKind
 from domain.persistence.base import new_id
 from domain.persistence.constraints import refusing
+from domain.pledges import repository as pledges
 
 
 def _not_found(what: str, field: str) -> DomainError:
     return DomainError(ErrorCode.NOT_FOUND, f"no such {what}", field)
+
+
+def _pledge_locked(field: str) -> DomainError:
+    return DomainError(
+        ErrorCode.RECEIPT_PLEDGE_LOCKED,
+        "the receipt is under an active pledge until the funder releases it",
+        field,
+    )
 
 
 async def _record(
@@ -392,9 +401,13 @@ async def cancel_warehouse_receipt(
     if receipt is None:  # pragma: no cover - the warehouse may lock what it sees
         raise _not_found("warehouse receipt", "id")
     policy.check_cancellable(receipt)
+    # The warehouse sees the pledges of its receipts; the database refuses it all the same.
+    if await pledges.active_of_receipt(session, receipt_id) is not None:
+        raise _pledge_locked("id")
     async with refusing(
         session,
         {
+            "ck_warehouse_receipts_pledge_locked": _pledge_locked("id"),
             "ck_warehouse_receipts_not_pledged": DomainError(
                 ErrorCode.RECEIPT_ALREADY_PLEDGED, "the receipt backs a live deal", "id"
             ),
@@ -462,6 +475,12 @@ async def claim_receipt(
                     "warehouse receipt", "receiptId"
                 ),
                 "fk_receipt_claims_tenant_id_tenants": _not_found("tenant", "tenantId"),
+                # Pledged to another deal (by any funder), though no longer claimed by it.
+                "ck_receipt_claims_pledged_elsewhere": DomainError(
+                    ErrorCode.RECEIPT_ALREADY_PLEDGED,
+                    "the receipt is pledged to another deal",
+                    "receiptId",
+                ),
             },
         ):
             repository.add(session, claim)
@@ -483,13 +502,17 @@ async def release_receipt(
     """End the deal's live claim on the receipt (loan settled, deal rejected or withdrawn,
     goods released); the receipt may then back another deal. NOT_FOUND when the deal holds
     no live claim on it (already released, or another tenant's)."""
-    released = await repository.release_claim(
-        session,
-        receipt_id=receipt_id,
-        tenant_id=tenant_id,
-        deal_id=deal_id,
-        at=await transaction_now(session),
-    )
+    held = await pledges.active_of_receipt(session, receipt_id)
+    if held is not None and (held.tenant_id, held.deal_id) == (tenant_id, deal_id):
+        raise _pledge_locked("receiptId")
+    async with refusing(session, {"ck_receipt_claims_pledge_locked": _pledge_locked("receiptId")}):
+        released = await repository.release_claim(
+            session,
+            receipt_id=receipt_id,
+            tenant_id=tenant_id,
+            deal_id=deal_id,
+            at=await transaction_now(session),
+        )
     if released is None:
         raise DomainError(
             ErrorCode.NOT_FOUND, "the deal holds no live claim on this receipt", "receiptId"

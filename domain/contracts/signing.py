@@ -85,6 +85,7 @@ from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.storage import DocumentStorage
 from domain.persistence.after_commit import Job, enqueue_after_commit
 from domain.persistence.constraints import refusing
+from domain.pledges import service as pledges
 from domain.reviews import repository as reviews
 from domain.reviews.models import ReviewStage
 
@@ -419,6 +420,9 @@ async def apply_completed(session: AsyncSession, event: EnvelopeEvent) -> str | 
             envelope_id=event.envelope_id,
             signed_sha256=event.signed_document.sha256,
         )
+        # A pledge deal's receipts are filed at the registry from here on (the jobs go
+        # after commit); disbursement waits for the filings and the warehouse's custody.
+        await pledges.request_pledges(session, deal)
     return None
 
 

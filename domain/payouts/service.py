@@ -67,6 +67,7 @@ from domain.persistence.after_commit import Job, enqueue_after_commit
 from domain.persistence.atomic import atomic as _atomic
 from domain.persistence.base import new_id
 from domain.persistence.constraints import refusing
+from domain.pledges import service as pledges
 from domain.products import policy as product_policy
 from domain.products import repository as products
 from domain.reviews import repository as reviews
@@ -206,6 +207,8 @@ async def disburse(
             beneficiary=beneficiary,
         )
     policy.check_signed(deal.status)
+    # A pledge deal lends only against goods registered and held under the pledge.
+    await pledges.check_disbursable(session, deal)
     round_ = await reviews.latest_round(session, tenant_id=deal.tenant_id, deal_id=deal.id)
     approval = await reviews.review(
         session, tenant_id=deal.tenant_id, deal_id=deal.id, stage=ReviewStage.SECOND, round=round_

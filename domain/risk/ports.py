@@ -59,6 +59,9 @@ class ProviderKind(StrEnum):
     #: Not a risk provider: the e-signature service, which speaks the same signed protocol
     #: (its port is ``domain.contracts.esign_ports``).
     ESIGNATURE = "ESIGNATURE"
+    #: Not a risk provider: the movable-property pledge registry (its port is
+    #: ``domain.pledges.ports``).
+    PLEDGE_REGISTRY = "PLEDGE_REGISTRY"
 
 
 # -- errors -------------------------------------------------------------------------------------

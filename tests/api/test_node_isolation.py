@@ -1610,6 +1610,149 @@ async def _deal_b_signed(client: httpx.AsyncClient, ctx: Ctx) -> None:
     ctx.tokens["finance_b"] = await access_token(client, FINANCE_B_EMAIL)
 
 
+async def _stub_pledge(
+    ctx: Ctx, tenant: uuid.UUID, product: uuid.UUID, *, confirmed: bool, withdrawn: bool
+) -> uuid.UUID:
+    """Set-up in SQL (platform scope): a stub pledge deal of ``tenant`` naming the chain's
+    receipt and its pledge, REGISTERED (or CUSTODY_CONFIRMED), the deal WITHDRAWN when
+    ``withdrawn`` (ended without a loan, so the pledge may be released)."""
+    deal = uuid.uuid4()
+    receipt = ctx.ids["receipt"]
+    async with open_session(ctx.state.sessions, PLATFORM_SCOPE) as s:
+        await s.execute(
+            text(
+                "insert into deals (tenant_id, id, product_id, product_version, product_line,"
+                " status, channel, channel_client_id, applicant_organization_id, currency,"
+                " amount_minor, term, term_unit, purpose, warehouse_receipt_ids)"
+                " select :t, :d, :p, 1, 'WAREHOUSE_RECEIPT_PLEDGE', 'DRAFT', 'DIRECT',"
+                " 'stub-client', r.owner_organization_id, 'CNY', 100000, 90, 'DAY', 'stub',"
+                " array[r.id] from warehouse_receipts r where r.id = :r"
+            ),
+            {"t": tenant, "d": deal, "p": product, "r": receipt},
+        )
+        await s.execute(
+            text(
+                "insert into pledges (tenant_id, id, deal_id, receipt_id,"
+                " warehouse_organization_id, max_attempts) select :t, gen_random_uuid(), :d,"
+                " r.id, r.warehouse_organization_id, 8 from warehouse_receipts r where r.id = :r"
+            ),
+            {"t": tenant, "d": deal, "r": receipt},
+        )
+        await s.execute(
+            text(
+                "update pledges set status = 'REGISTERED', registration_id = :g,"
+                " filing_number = :g, registered_at = now() where deal_id = :d"
+            ),
+            {"d": deal, "g": f"RG-{deal.hex[:12]}"},
+        )
+        if confirmed:
+            # Who confirmed is any user here (the use case records the warehouse's).
+            await s.execute(
+                text(
+                    "update pledges set status = 'CUSTODY_CONFIRMED', confirmed_at = now(),"
+                    " confirmed_by_user_id = (select id from users order by id limit 1)"
+                    " where deal_id = :d"
+                ),
+                {"d": deal},
+            )
+        if withdrawn:
+            await s.execute(
+                text("update deals set status = 'WITHDRAWN', withdrawn_at = now() where id = :d"),
+                {"d": deal},
+            )
+        await s.commit()
+    return deal
+
+
+async def _registered_pledge(client: httpx.AsyncClient, ctx: Ctx) -> None:
+    """Bank A's pledge of the chain's receipt, REGISTERED: the warehouse may confirm it."""
+    await _stub_pledge(
+        ctx, ctx.world.a.id, ctx.ids["product_a_pledge"], confirmed=False, withdrawn=False
+    )
+
+
+async def _releasable_pledge(client: httpx.AsyncClient, ctx: Ctx) -> None:
+    """Bank B's pledge of the chain's receipt, custody-confirmed, of a deal that ended
+    without a loan, and bank B's finance officer's token."""
+    ctx.ids["deal_b_pledge"] = await _stub_pledge(
+        ctx, ctx.world.b.id, ctx.ids["product_b_orders"], confirmed=True, withdrawn=True
+    )
+    async with open_session(ctx.state.sessions, PLATFORM_SCOPE) as s:
+        await tenant_service.create_user(
+            s,
+            SEEDER,
+            email=FINANCE_B_EMAIL,
+            display_name="Finance B",
+            roles=[Role.FINANCE_OFFICER.value],
+            tenant_id=ctx.world.b.id,
+            password="correct-horse-battery",
+        )
+        await s.commit()
+    ctx.tokens["finance_b"] = await access_token(client, FINANCE_B_EMAIL)
+
+
+CONFIRM_PLEDGE = (
+    "mutation($input: ConfirmPledgeCustodyInput!) { confirmPledgeCustody(input: $input)"
+    " { pledge { status } userErrors { field code message } } }"
+)
+RELEASE_PLEDGE = (
+    "mutation($input: ReleasePledgeInput!) { releasePledge(input: $input)"
+    " { pledge { status } userErrors { field code message } } }"
+)
+PLEDGE_ID_ARGS = [
+    IdArg(
+        "confirmPledgeCustody",
+        "warehouseReceiptId",
+        CONFIRM_PLEDGE,
+        "pledge",
+        lambda c, gid: {"warehouseReceiptId": gid},
+        # Another core enterprise's user (collateral:write) sees neither receipt nor pledge.
+        invisible=lambda c: c.gid("WarehouseReceipt", "receipt"),
+        wrong_type=lambda c: global_id("PurchaseOrder", c.ids["receipt"]),
+        visible=lambda c: c.gid("WarehouseReceipt", "receipt"),
+        stranger="other_core",
+        user="depot",  # only the receipt's warehouse confirms; the operator does not
+        prepare=_registered_pledge,
+    ),
+    IdArg(
+        "releasePledge",
+        "dealId",
+        RELEASE_PLEDGE,
+        "pledge",
+        lambda c, gid: {
+            "dealId": gid,
+            "warehouseReceiptId": c.gid("WarehouseReceipt", "receipt"),
+        },
+        # Bank A's wide service account, naming bank B's deal.
+        invisible=lambda c: c.gid("Deal", "deal_b_pledge"),
+        wrong_type=lambda c: global_id("Person", c.ids["deal_b_pledge"]),
+        visible=lambda c: c.gid("Deal", "deal_b_pledge"),
+        stranger="svc_a_wide",
+        user="finance_b",
+        prepare=_releasable_pledge,
+    ),
+    IdArg(
+        "releasePledge",
+        "warehouseReceiptId",
+        RELEASE_PLEDGE,
+        "pledge",
+        lambda c, gid: {
+            # Not set up for the malformed-ID case, which is refused before anything runs.
+            "dealId": global_id("Deal", c.ids.get("deal_b_pledge", uuid.uuid4())),
+            "warehouseReceiptId": gid,
+        },
+        invisible=lambda c: c.gid("WarehouseReceipt", "receipt"),
+        wrong_type=lambda c: global_id("PurchaseOrder", c.ids["receipt"]),
+        visible=lambda c: c.gid("WarehouseReceipt", "receipt"),
+        # The deal's own funder names a receipt its deal did not pledge: not found.
+        error_field="dealId",
+        stranger="svc_a_wide",
+        user="finance_b",
+        prepare=_releasable_pledge,
+    ),
+]
+
+
 def _first_stage_arg(mutation: str, document: str, prepare: Any, **extra: Any) -> IdArg:
     """A first review's ``dealId``: bank B's first reviewer may use bank B's deal in review;
     to bank A's first reviewer it does not exist."""
@@ -1985,6 +2128,7 @@ ID_ARGS = [
     *DEAL_ID_ARGS,
     *REVIEW_ID_ARGS,
     *CONTRACT_ID_ARGS,
+    *PLEDGE_ID_ARGS,
 ]
 
 SNAPSHOT_TABLES = (
@@ -2015,6 +2159,7 @@ STATUS_TABLES = (
     "purchase_orders",
     "warehouse_receipts",
     "deals",
+    "pledges",
 )
 
 

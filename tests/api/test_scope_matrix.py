@@ -160,6 +160,7 @@ STATUS_TABLES = (
     "purchase_orders",
     "warehouse_receipts",
     "deals",
+    "pledges",
 )
 
 
@@ -582,6 +583,79 @@ async def _signed(state: AppState, c: Setup) -> None:
             password=PASSWORD,
         )
         await s.commit()
+
+
+async def _pledged(state: AppState, c: Setup, *, status: str, withdrawn: bool) -> None:
+    """Set-up in SQL (platform scope): bank A's stub pledge deal of Setup's receipt and its
+    pledge, taken to ``status`` (REGISTERED, CUSTODY_CONFIRMED) as the registry and the
+    warehouse would; the deal WITHDRAWN when ``withdrawn`` (ended without a loan)."""
+    deal = _pledge_deal(c)
+    async with open_session(state.sessions, PLATFORM_SCOPE) as s:
+        await s.execute(
+            text(
+                "insert into deals (tenant_id, id, product_id, product_version, product_line,"
+                " status, channel, channel_client_id, applicant_organization_id, currency,"
+                " amount_minor, term, term_unit, purpose, warehouse_receipt_ids)"
+                " select :t, :d, :p, 1, 'WAREHOUSE_RECEIPT_PLEDGE', 'DRAFT', 'DIRECT',"
+                " 'stub-client', r.owner_organization_id, 'CNY', 100000, 90, 'DAY', 'stub',"
+                " array[r.id] from warehouse_receipts r where r.id = :r"
+            ),
+            {"t": c.world.a.id, "d": deal, "p": c.published_product, "r": c.receipt},
+        )
+        await s.execute(
+            text(
+                "insert into pledges (tenant_id, id, deal_id, receipt_id,"
+                " warehouse_organization_id, max_attempts) select :t, gen_random_uuid(), :d,"
+                " r.id, r.warehouse_organization_id, 8 from warehouse_receipts r where r.id = :r"
+            ),
+            {"t": c.world.a.id, "d": deal, "r": c.receipt},
+        )
+        await s.execute(
+            text(
+                "update pledges set status = 'REGISTERED', registration_id = 'RG-MATRIX',"
+                " filing_number = 'DJ-MATRIX', registered_at = now() where deal_id = :d"
+            ),
+            {"d": deal},
+        )
+        if status == "CUSTODY_CONFIRMED":
+            await s.execute(
+                text(
+                    "update pledges set status = 'CUSTODY_CONFIRMED', confirmed_at = now(),"
+                    " confirmed_by_user_id = :u where deal_id = :d"
+                ),
+                {"d": deal, "u": c.chain.warehouse_user.user_id},
+            )
+        if withdrawn:
+            await s.execute(
+                text("update deals set status = 'WITHDRAWN', withdrawn_at = now() where id = :d"),
+                {"d": deal},
+            )
+            await tenant_service.create_user(
+                s,
+                SEEDER,
+                email=STAFF_EMAILS[Role.FINANCE_OFFICER],
+                display_name="Finance officer",
+                roles=[Role.FINANCE_OFFICER.value],
+                tenant_id=c.world.a.id,
+                password=PASSWORD,
+            )
+        await s.commit()
+
+
+def _pledge_went(old: str, new: str) -> Effect:
+    """The one pledge went from ``old`` to ``new``."""
+
+    def check(c: Setup, before: dict[str, Any], after: dict[str, Any]) -> bool:
+        return list(before["pledges.status"].values()) == [old] and list(
+            after["pledges.status"].values()
+        ) == [new]
+
+    return check
+
+
+def _pledge_deal(c: Setup) -> uuid.UUID:
+    """The stub pledge deal's ID, known before it exists (the entry's input names it)."""
+    return uuid.uuid5(c.receipt, "pledge-deal")
 
 
 def _first_review_held(now_held: bool) -> Effect:
@@ -1032,6 +1106,35 @@ MATRIX = {
             funder=True,
             prepare=_contract_prepared,
         ),
+        # Pledges: the receipt's warehouse confirms custody under the registered pledge; bank
+        # A's finance officer releases a pledge of a deal that ended without a loan.
+        Entry(
+            "confirmPledgeCustody",
+            Scope.COLLATERAL_WRITE,
+            "ConfirmPledgeCustodyInput",
+            "pledge",
+            lambda c: {"warehouseReceiptId": global_id("WarehouseReceipt", c.receipt)},
+            _pledge_went("REGISTERED", "CUSTODY_CONFIRMED"),
+            party=WAREHOUSE,
+            refusal=("FORBIDDEN", "only the users of the receipt's warehouse confirm custody"),
+            selection="status",
+            prepare=lambda state, c: _pledged(state, c, status="REGISTERED", withdrawn=False),
+        ),
+        Entry(
+            "releasePledge",
+            Scope.LOANS_DISBURSE,
+            "ReleasePledgeInput",
+            "pledge",
+            lambda c: {
+                "dealId": global_id("Deal", _pledge_deal(c)),
+                "warehouseReceiptId": global_id("WarehouseReceipt", c.receipt),
+            },
+            _pledge_went("CUSTODY_CONFIRMED", "RELEASED"),
+            funder=True,
+            staff=Role.FINANCE_OFFICER,
+            selection="status",
+            prepare=lambda state, c: _pledged(state, c, status="CUSTODY_CONFIRMED", withdrawn=True),
+        ),
         # Disbursement: bank A's finance officer pays out Setup's deal, approved and signed.
         Entry(
             "disburse",
@@ -1161,6 +1264,7 @@ async def test_party_mutation_refuses_every_other_principal_with_the_scope(
     # included) and parties that see the object are refused by the use case, with nothing
     # written - and the allowed party's token is no wider than its role.
     c = await set_up(app_state)
+    await entry.ready(app_state, c)
     assert entry.party is not None and entry.scope.value in entry.party.scopes
     tokens = [await scoped_token(client, c.world, set(ALL_SCOPES))]
     for other in entry.others:

@@ -54,6 +54,8 @@ TABLES: dict[str, frozenset[str]] = {
             # Disbursement (0020): payouts and the loans they open.
             "payouts",
             "loans",
+            # Pledges (0022): a pledge's filing, custody and release are columns of its row.
+            "pledges",
         )
     },
 }
@@ -169,6 +171,25 @@ UPDATABLE: dict[str, frozenset[str]] = {
     ),
     # A loan's status (0020); what was lent and its schedule never change.
     "loans": frozenset({"status", "updated_at"}),
+    # A pledge's filing, custody and release (0022); its deal, receipt and warehouse never
+    # change.
+    "pledges": frozenset(
+        {
+            "status",
+            "registration_id",
+            "filing_number",
+            "registered_at",
+            "confirmed_at",
+            "confirmed_by_user_id",
+            "released_at",
+            "released_by_user_id",
+            "refusal_code",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "updated_at",
+        }
+    ),
     # A review's claim and decision (migration 0011); its deal, stage and round never change.
     "deal_reviews": frozenset(
         {

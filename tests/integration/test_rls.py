@@ -472,7 +472,24 @@ async def populated_world(state: AppState, owner: AsyncEngine) -> World:
         if "loans" in tables:
             for tenant in (world.a.id, world.b.id):
                 await _seed_loan(conn, tenant)
+        if "pledges" in tables:
+            await conn.execute(text(SEED_PLEDGES), {"a": world.a.id, "b": world.b.id})
     return world
+
+
+# A pledge of each receipt pledge deal of A and B (0022), at the receipt's warehouse.
+SEED_PLEDGES = (
+    "insert into pledges (tenant_id, id, deal_id, receipt_id, warehouse_organization_id,"
+    " max_attempts) select distinct on (r.id) d.tenant_id, gen_random_uuid(), d.id, r.id,"
+    " r.warehouse_organization_id, 8 from deals d"
+    " join warehouse_receipts r on r.id = d.warehouse_receipt_ids[1]"
+    " where d.product_line = 'WAREHOUSE_RECEIPT_PLEDGE' and d.tenant_id in (:a, :b)"
+)
+INSERT_PLEDGE = (
+    "insert into pledges (tenant_id, id, deal_id, receipt_id, warehouse_organization_id,"
+    " max_attempts) select :t, :id, :d, r.id, r.warehouse_organization_id, 8"
+    " from warehouse_receipts r where r.id = :r"
+)
 
 
 INSERT_PAYOUT = (
@@ -1134,6 +1151,15 @@ def _insert_builders(
             "p": refs["b_payout"],
         }
 
+    def pledge(t: uuid.UUID | None) -> tuple[str, dict]:
+        # B's draft naming the free receipt pledges it.
+        return INSERT_PLEDGE, {
+            "t": t,
+            "id": uuid.uuid4(),
+            "d": refs["b_receipt_deal"],
+            "r": refs["free_receipt"],
+        }
+
     def tenant_customer(t: uuid.UUID | None) -> tuple[str, dict]:
         return (
             "insert into tenant_customers (tenant_id, id, person_id, granted_by)"
@@ -1165,6 +1191,7 @@ def _insert_builders(
         "journal_lines": journal_line,
         "payouts": payout,
         "loans": loan,
+        "pledges": pledge,
     }
 
 

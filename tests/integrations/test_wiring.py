@@ -23,7 +23,7 @@ from tests.integrations.test_bureau import CONSENT
 
 PROVIDER_VARIABLES = [
     f"LENDGRAPH_{kind}_{part}"
-    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED", "ESIGN", "PAYMENTS")
+    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED", "ESIGN", "PAYMENTS", "PLEDGE_REGISTRY")
     for part in ("URL", "KEY_ID", "SECRET")
 ] + ["LENDGRAPH_ESIGN_CALLBACK_SECRET", "LENDGRAPH_PAYMENTS_CALLBACK_SECRET"]
 
@@ -105,5 +105,35 @@ async def test_dev_points_every_port_at_its_sandboxes(monkeypatch: pytest.Monkey
         finally:
             await close_risk_providers(providers)
         assert sandboxes.log.find(report.request_id) is not None
+    finally:
+        sandboxes.stop()
+
+
+async def test_workers_wire_the_pledge_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``wire_pledges``: the registry of the settings (dev points it at the sandbox); none,
+    with a warning, outside production without settings; a start-up error in production."""
+    from domain.pledges.ports import PledgeRegistry, RegistrationNotFound
+    from workers.ports import Pledges, wire_pledges
+
+    for name in PROVIDER_VARIABLES:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    unwired = Pledges()
+    assert not wire_pledges(Settings(environment="test"), into=unwired)
+    assert unwired.registry is None
+    with pytest.raises(ConfigurationError, match="LENDGRAPH_PLEDGE_REGISTRY_URL"):
+        wire_pledges(Settings(environment="production"), into=Pledges())
+    sandboxes = start_sandboxes(0.0)
+    try:
+        assert os.environ["LENDGRAPH_PLEDGE_REGISTRY_URL"] == (
+            sandboxes.base_url + "/pledge-registry"
+        )
+        wired = Pledges()
+        assert wire_pledges(Settings(environment="dev"), into=wired)
+        assert isinstance(wired.registry, PledgeRegistry)
+        # A signed call reaches the sandbox and is answered (an unknown filing).
+        with pytest.raises(RegistrationNotFound):
+            await wired.registry.registration("RG-UNKNOWN")
+        await wired.registry.aclose()  # type: ignore[attr-defined]
     finally:
         sandboxes.stop()

@@ -32,7 +32,8 @@ WORKER_NEEDS = (
     "LENDGRAPH_IDENTITY_SECRET, LENDGRAPH_PRICE_FEED_URL, LENDGRAPH_PRICE_FEED_KEY_ID, "
     "LENDGRAPH_PRICE_FEED_SECRET, LENDGRAPH_PAYMENTS_URL, LENDGRAPH_PAYMENTS_KEY_ID, "
     "LENDGRAPH_PAYMENTS_SECRET, LENDGRAPH_ESIGN_URL, LENDGRAPH_ESIGN_KEY_ID, "
-    "LENDGRAPH_ESIGN_SECRET and LENDGRAPH_DATA_KEY are required in production"
+    "LENDGRAPH_ESIGN_SECRET, LENDGRAPH_PLEDGE_REGISTRY_URL, LENDGRAPH_PLEDGE_REGISTRY_KEY_ID, "
+    "LENDGRAPH_PLEDGE_REGISTRY_SECRET and LENDGRAPH_DATA_KEY are required in production"
 )
 
 
@@ -120,7 +121,7 @@ def test_serving_commands_need_only_the_app_url_and_their_secrets(
     monkeypatch.delenv("LENDGRAPH_JWT_PRIVATE_JWKS")
     monkeypatch.delenv("LENDGRAPH_JWT_ACTIVE_KID")
     monkeypatch.setenv("BROKER_URL", "amqp://guest:guest@rabbit:5672/")
-    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED", "PAYMENTS", "ESIGN"):
+    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED", "PAYMENTS", "ESIGN", "PLEDGE_REGISTRY"):
         monkeypatch.setenv(f"LENDGRAPH_{kind}_URL", f"https://{kind.lower()}.example")
         monkeypatch.setenv(f"LENDGRAPH_{kind}_KEY_ID", "k1")
         monkeypatch.setenv(f"LENDGRAPH_{kind}_SECRET", "s" * 32)

@@ -22,14 +22,14 @@ The application role may update the new columns; the index ``ix_contracts_envelo
 the sweeper's.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-06
 """
 
 from alembic import context, op
 
 revision = "0023"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""GraphQL of pledges of warehouse receipts."""
