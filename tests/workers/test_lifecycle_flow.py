@@ -3,9 +3,11 @@ funder's staff call the served API over HTTP (prepareContract, sendContractForSi
 disburse); the API's jobs go to RabbitMQ, where a real `lendgraph worker` process wired with
 the production e-signature and payment-rail clients creates the envelope and requests the
 payout from the sandbox services; the sandboxes call the served app back over HTTP with signed
-callbacks (every signature in, then the payout settled). The deal goes APPROVED -> SIGNING ->
-SIGNED -> DISBURSING -> ACTIVE; the loan's schedule and the ledger's lines are checked against
-figures worked out by hand, each with its withheld origination fee.
+callbacks (every signature in, then the payout settled). A pledge's receipt is filed at the
+sandbox pledge registry by the worker and its custody confirmed by the warehouse before the
+disbursement. The deal goes APPROVED -> SIGNING -> SIGNED -> DISBURSING -> ACTIVE; the
+loan's schedule and the ledger's lines are checked against figures worked out by hand, each
+with its withheld origination fee.
 
 Set-up with the use cases: the application, its submission and both reviews (the review path
 over HTTP is tests/workers/test_review_flow.py); each line gets a product of bank A with an
@@ -53,6 +55,10 @@ mutation($dealId: DealID!, $valueDate: Date) {
 SEND = """
 mutation($dealId: DealID!) { sendContractForSigning(input: {dealId: $dealId}) {
   deal { status } contract { status } userErrors { code field message } } }"""
+CONFIRM_CUSTODY = """
+mutation($receipt: WarehouseReceiptID!) {
+  confirmPledgeCustody(input: {warehouseReceiptId: $receipt}) {
+    pledge { status filingNumber } userErrors { code field message } } }"""
 DISBURSE = """
 mutation($input: DisburseInput!) { disburse(input: $input) {
   deal { status } payout { state amount { amount } fee { amount } netAmount { amount } }
@@ -61,6 +67,7 @@ READ = """
 query($id: ID!) { node(id: $id) { ... on Deal {
   status
   contract { version status signers { role order status } }
+  pledges { status filingNumber }
   loan {
     status principal { amount currency } fee { amount } valueDate maturityDate
     schedule { number dueDate principal { amount } interest { amount } total { amount }
@@ -209,6 +216,29 @@ async def _finance_officer(app_state: Any, w: World) -> None:
         await s.commit()
 
 
+async def _pledge(
+    client: httpx.AsyncClient, owner_engine: Any, w: World, deal_id: uuid.UUID, worker: Worker
+) -> None:
+    """The signed pledge deal's receipt: filed at the registry by the worker (the signing
+    asked for it), then custody confirmed by the warehouse over HTTP. Before the filing, the
+    warehouse cannot confirm; before the confirmation, the deal cannot be disbursed (both
+    refusals: tests/integration/test_pledges.py)."""
+
+    async def filed() -> bool:
+        found = await rows(owner_engine, "select status from pledges where deal_id = :d", d=deal_id)
+        return found == [("REGISTERED",)]
+
+    await until("the pledge is filed at the registry", filed, worker)
+    chain = w.m.chain
+    warehouse = await access_token(client, chain.warehouse_user.email)
+    confirmed = await _call(
+        client, warehouse, CONFIRM_CUSTODY, receipt=global_id("WarehouseReceipt", w.m.receipt)
+    )
+    payload = confirmed["confirmPledgeCustody"]
+    assert payload["userErrors"] == [] and payload["pledge"]["status"] == "CUSTODY_CONFIRMED"
+    assert payload["pledge"]["filingNumber"]
+
+
 def _status(owner_engine: Any, deal_id: uuid.UUID, wanted: str) -> Any:
     async def check() -> bool:
         found = await rows(owner_engine, "select status from deals where id = :d", d=deal_id)
@@ -257,6 +287,8 @@ async def test_an_approved_deal_becomes_an_active_loan(
         }
         # The worker creates the envelope; the service calls back as each signer signs.
         await until("every signature is in", _status(owner_engine, deal_id, "SIGNED"), worker)
+        if line.line is ProductLine.WAREHOUSE_RECEIPT_PLEDGE:
+            await _pledge(client, owner_engine, w, deal_id, worker)
 
         disbursed = await _call(
             client,
@@ -297,6 +329,8 @@ async def test_an_approved_deal_becomes_an_active_loan(
     assert net == _minor(line.net)
 
     assert seen["status"] == "ACTIVE"
+    pledged = line.line is ProductLine.WAREHOUSE_RECEIPT_PLEDGE
+    assert [p["status"] for p in seen["pledges"]] == (["CUSTODY_CONFIRMED"] if pledged else [])
     assert seen["contract"]["status"] == "SIGNED"
     assert [(s["role"], s["status"]) for s in seen["contract"]["signers"]] == [
         (role, "SIGNED") for role in line.signers
