@@ -20,6 +20,7 @@ from strawberry.types import Info
 
 T = TypeVar("T")
 N = TypeVar("N")
+N_co = TypeVar("N_co", covariant=True)
 
 
 class Prefetched:
@@ -76,11 +77,11 @@ def _fields(
                     pending.append(fragments[spread].selection_set)
 
 
-class _Loadable(Protocol[N]):
+class _Loadable(Protocol[N_co]):
     @classmethod
     async def load_by_ids(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> Sequence[N | None]: ...
+    ) -> Sequence[N_co | None]: ...
 
 
 async def related(
