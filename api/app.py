@@ -3,6 +3,7 @@ request-ID and bearer middleware."""
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -75,6 +76,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # What start-up built (the schema, the models, the settings) lives as long as the
+        # process: kept out of the collector's generations, a full collection scans what
+        # requests allocate (a few ms) rather than the whole heap (about 140 ms, a p99 stall).
+        gc.collect()
+        gc.freeze()
         # One LISTEN connection per process, as the application's role: subscriptions wait on
         # it and re-read what they show under their own scope.
         listener = EventListener(events_dsn(settings))

@@ -219,6 +219,11 @@ class _Walk:
     def __init__(self, op: _Operation) -> None:
         self.op = op
         self.schema = op.schema
+        # A result repeats the same selections once per item: what they select (the fields
+        # that can cost anything, collected) and how each is counted depend only on the
+        # type and the nodes, so each is worked out once per walk.
+        self._costly: dict[tuple[str, tuple[int, ...]], list[tuple[str, list[FieldNode]]]] = {}
+        self._plans: dict[tuple[str, tuple[int, ...], bool], _Plan] = {}
 
     def root(self, data: object) -> int:
         kind = self.op.operation.operation
@@ -250,7 +255,7 @@ class _Walk:
         mutation: bool = False,
     ) -> int:
         total = 0
-        for key, nodes in self.collect(type_, selection_sets).items():
+        for key, nodes in self.costly_fields(type_, selection_sets):
             if data is _ESTIMATE:
                 value: object = _ESTIMATE
             elif isinstance(data, Mapping) and key in data:
@@ -260,6 +265,46 @@ class _Walk:
             total += self.field(type_, nodes, value, page, mutation)
         return total
 
+    def costly_fields(
+        self, type_: GraphQLObjectType, selection_sets: list[SelectionSetNode]
+    ) -> list[tuple[str, list[FieldNode]]]:
+        """The collected fields of ``type_`` that may cost something: neither leaves nor
+        ``__typename`` and introspection, which cost 0."""
+        memo = (type_.name, tuple(map(id, selection_sets)))
+        found = self._costly.get(memo)
+        if found is None:
+            found = self._costly[memo] = [
+                (key, nodes)
+                for key, nodes in self.collect(type_, selection_sets).items()
+                if not nodes[0].name.value.startswith("__")
+                and not is_leaf_type(get_named_type(type_.fields[nodes[0].name.value].type))
+            ]
+        return found
+
+    def plan(self, parent: GraphQLObjectType, nodes: list[FieldNode], mutation: bool) -> _Plan:
+        """How a composite field is counted, whatever it returns."""
+        memo = (parent.name, tuple(map(id, nodes)), mutation)
+        found = self._plans.get(memo)
+        if found is not None:
+            return found
+        name = nodes[0].name.value
+        definition = parent.fields[name]
+        named = get_named_type(definition.type)
+        assert isinstance(named, GraphQLCompositeType)
+        key = f"{parent.name}.{name}"
+        connection = is_connection(named)
+        edges = _is_list(definition.type) and is_connection(parent) and name == "edges"
+        found = self._plans[memo] = _Plan(
+            named=named,
+            subsets=[n.selection_set for n in nodes if n.selection_set],
+            inner_page=self.page_size(nodes[0]) if connection else None,
+            weight=0 if edges else self.weight(key, named, mutation, connection),
+            listed=_is_list(definition.type),
+            edges=edges,
+            size=self.list_size(key, nodes[0]) if _is_list(definition.type) else 0,
+        )
+        return found
+
     def field(
         self,
         parent: GraphQLObjectType,
@@ -268,27 +313,13 @@ class _Walk:
         page: int | None,
         mutation: bool,
     ) -> int:
-        name = nodes[0].name.value
-        if name.startswith("__"):
-            return 0  # __typename, and introspection
-        definition = parent.fields[name]
-        named = get_named_type(definition.type)
-        if is_leaf_type(named):
-            return 0
-        assert isinstance(named, GraphQLCompositeType)
-        key = f"{parent.name}.{name}"
-        subsets = [n.selection_set for n in nodes if n.selection_set]
-        connection = is_connection(named)
-        inner_page = self.page_size(nodes[0]) if connection else None
-        weight = self.weight(key, named, mutation, connection)
-        if not _is_list(definition.type):
+        plan = self.plan(parent, nodes, mutation)
+        named, subsets, inner_page, weight = plan.named, plan.subsets, plan.inner_page, plan.weight
+        if not plan.listed:
             if value is None:
                 return weight
             return weight + self.composite(named, subsets, value, inner_page)
-        if is_connection(parent) and name == "edges":
-            weight, size = 0, page if page is not None else 0
-        else:
-            size = self.list_size(key, nodes[0])
+        size = (page if page is not None else 0) if plan.edges else plan.size
         if value is _ESTIMATE:
             return size * (weight + self.composite(named, subsets, _ESTIMATE, inner_page))
         if not isinstance(value, list):
@@ -404,6 +435,19 @@ class _Walk:
             if flag == (name == "skip"):
                 return False
         return True
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one composite field of a walk is counted (:meth:`_Walk.plan`)."""
+
+    named: GraphQLCompositeType
+    subsets: list[SelectionSetNode]
+    inner_page: int | None
+    weight: int
+    listed: bool
+    edges: bool  # a connection's edges: as many as the page, at no cost of their own
+    size: int
 
 
 def _is_list(type_: Any) -> bool:

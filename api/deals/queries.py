@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.deals.types import DealConnection, DealStatus, deal_connection
+from api.deals.types import DealConnection, DealStatus, deal_connection, with_related
 from api.pagination import After, First
 from api.permissions import has_scope
 from api.products.types import ProductLine, check_first, decode_cursor
@@ -55,7 +55,7 @@ class DealQueries:
                 status=status,
                 product_line=product_line,
             )
-        return deal_connection(rows, first, DEALS_CURSOR)
+        return await with_related(info, deal_connection(rows, first, DEALS_CURSOR))
 
     @strawberry.field(
         description="Your own applications, oldest first: a borrower's (as a person or its "
@@ -100,4 +100,4 @@ class DealQueries:
                     after=keyset,
                     status=status,
                 )
-        return deal_connection(rows, first, MY_DEALS_CURSOR)
+        return await with_related(info, deal_connection(rows, first, MY_DEALS_CURSOR))

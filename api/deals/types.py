@@ -17,6 +17,7 @@ from api.contracts.types import ContractType
 from api.loans.types import LoanNode
 from api.parties.types import DealApplicant, OrganizationNode, PersonNode
 from api.pledges.types import PledgeType
+from api.prefetch import Prefetched, kept, node_fields, related
 from api.products.types import (
     CalendarWarning,
     ProductLine,
@@ -147,7 +148,7 @@ class DealSchedule:
     "request, the credit consent, the collateral, the product version it was applied under "
     "and its timeline.",
 )
-class DealNode(relay.Node):
+class DealNode(relay.Node, Prefetched):
     id: relay.NodeID[str]
     status: DealStatus = strawberry.field(description="Where the deal is in its lifecycle.")  # type: ignore[valid-type]
     product_line: ProductLine = strawberry.field(description="The product line.")  # type: ignore[valid-type]
@@ -230,7 +231,11 @@ class DealNode(relay.Node):
         return ProductVersionType.from_row(row) if row is not None else None
 
     @strawberry.field(description="Who applies: a person or a company.")
-    async def applicant(self, info: Info) -> DealApplicant | None:
+    def applicant(self, info: Info) -> DealApplicant | None:
+        # Loaded with the page (api.prefetch), or one at a time for a deal reached otherwise.
+        return kept(self, "applicant", lambda: self._applicant(info))  # type: ignore[return-value]
+
+    async def _applicant(self, info: Info) -> PersonNode | OrganizationNode | None:
         if self.row.applicant_person_id is not None:
             return await load_node(info, PersonNode, self.row.applicant_person_id)
         return await load_node(info, OrganizationNode, self.row.applicant_organization_id)
@@ -286,7 +291,10 @@ class DealNode(relay.Node):
         )
 
     @strawberry.field(description="Every change of the deal, oldest first, with who and when.")
-    async def timeline(self, info: Info) -> list[DealTimelineEntry]:
+    def timeline(self, info: Info) -> list[DealTimelineEntry]:
+        return kept(self, "timeline", lambda: self._timeline(info))  # type: ignore[return-value]
+
+    async def _timeline(self, info: Info) -> list[DealTimelineEntry]:
         rows = await info.context.loaders.deal_events.load((self.row.tenant_id, self.row.id))
         return [DealTimelineEntry.from_row(r) for r in rows or []]
 
@@ -424,6 +432,30 @@ class DealEdge:
 class DealConnection:
     edges: list[DealEdge] = strawberry.field(description="The deals of this page.")
     page_info: relay.PageInfo = strawberry.field(description="Where this page ends.")
+
+
+async def with_related(info: Info, page: DealConnection) -> DealConnection:
+    """``page`` with the applicants and timelines its nodes show loaded for the whole page
+    (:mod:`api.prefetch`): one batch each, through the fields' own loaders and read rules."""
+    nodes = [edge.node for edge in page.edges]
+    wanted = node_fields(info) if nodes else frozenset()
+    if "applicant" in wanted:
+        persons = await related(info, PersonNode, (n.row.applicant_person_id for n in nodes))
+        companies = await related(
+            info, OrganizationNode, (n.row.applicant_organization_id for n in nodes)
+        )
+        for n in nodes:
+            person, company = n.row.applicant_person_id, n.row.applicant_organization_id
+            n.keep(
+                "applicant",
+                persons.get(person) if person is not None else companies.get(company),
+            )
+    if "timeline" in wanted:
+        keys = [(n.row.tenant_id, n.row.id) for n in nodes]
+        timelines = await info.context.loaders.deal_events.load_many(keys)
+        for n, rows in zip(nodes, timelines, strict=True):
+            n.keep("timeline", [DealTimelineEntry.from_row(r) for r in rows or []])
+    return page
 
 
 def deal_connection(rows: Sequence[Any], first: int, prefix: str) -> DealConnection:

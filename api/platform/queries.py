@@ -15,7 +15,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from api.deals.types import DealConnection, DealStatus, deal_connection
+from api.deals.types import DealConnection, DealStatus, deal_connection, with_related
 from api.ids import TenantID
 from api.pagination import After, First, check_first
 from api.permissions import has_scope
@@ -98,4 +98,4 @@ class PlatformQueries:
                 created_before=created,
                 submitted_before=submitted,
             )
-        return deal_connection(rows, first, PLATFORM_DEALS_CURSOR)
+        return await with_related(info, deal_connection(rows, first, PLATFORM_DEALS_CURSOR))

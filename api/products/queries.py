@@ -24,6 +24,7 @@ from api.products.types import (
     check_first,
     connection,
     decode_cursor,
+    with_related,
 )
 from api.relay import id_of
 from api.scalars import MoneyInput
@@ -81,7 +82,7 @@ class ProductQueries:
                 after=keyset,
                 status=status,
             )
-        return connection(rows, first, PRODUCTS_CURSOR, marketplace=False)
+        return await with_related(info, connection(rows, first, PRODUCTS_CURSOR, marketplace=False))
 
     @strawberry.field(
         description="PUBLISHED products of every active funder, in order of publication; "
@@ -130,7 +131,9 @@ class ProductQueries:
                 term=term,
                 term_unit=term_unit,
             )
-        return connection(rows, first, MARKETPLACE_CURSOR, marketplace=True)
+        return await with_related(
+            info, connection(rows, first, MARKETPLACE_CURSOR, marketplace=True)
+        )
 
     @strawberry.field(
         description="Price an amount over a term under a product's current version: the "

@@ -14,6 +14,7 @@ from api.calendars.types import BusinessDayConvention, HolidayCalendar
 from api.errors import UserError
 from api.pagination import MAX_PAGE, check_first, decode_keyset, encode_keyset
 from api.parties.types import OrganizationNode
+from api.prefetch import Prefetched, kept, node_fields, related
 from api.relay import load_node, load_node_list, parse_uuid
 from api.scalars import MoneyType, Rate
 from api.tenancy.types import TenantNode
@@ -277,7 +278,7 @@ def _sees_every_version(actor: Actor, product: models.Product) -> bool:
 
 
 @strawberry.type(name="Product", description="A funder's loan product and its versions of terms.")
-class ProductNode(relay.Node):
+class ProductNode(relay.Node, Prefetched):
     id: relay.NodeID[str]
     product_line: ProductLine = strawberry.field(description="The product line.")  # type: ignore[valid-type]
     name: str = strawberry.field(description="Display name.")
@@ -287,10 +288,14 @@ class ProductNode(relay.Node):
     updated_at: datetime = strawberry.field(description="When it last changed.")
     published_at: datetime | None = strawberry.field(description="When it was published.")
     retired_at: datetime | None = strawberry.field(description="When it was retired.")
-    current_terms: ProductVersionType = strawberry.field(
+    row: strawberry.Private[ProductWithTerms]
+
+    # Built when selected: a page that shows no terms does not decode them.
+    @strawberry.field(
         description="The terms of the current version: what a new application applies under."
     )
-    row: strawberry.Private[ProductWithTerms]
+    def current_terms(self) -> ProductVersionType:
+        return ProductVersionType.from_row(self.row.version)
 
     @classmethod
     def from_row(cls, found: ProductWithTerms) -> ProductNode:
@@ -305,13 +310,15 @@ class ProductNode(relay.Node):
             updated_at=product.updated_at,
             published_at=product.published_at,
             retired_at=product.retired_at,
-            current_terms=ProductVersionType.from_row(found.version),
             row=found,
         )
 
     @strawberry.field(description="The funder offering the product.")
-    async def funder(self, info: Info) -> TenantNode | None:
-        return await load_node(info, TenantNode, self.row.product.tenant_id)
+    def funder(self, info: Info) -> TenantNode | None:
+        # Loaded with the page (api.prefetch), or on its own for a product reached otherwise.
+        return kept(  # type: ignore[return-value]
+            self, "funder", lambda: load_node(info, TenantNode, self.row.product.tenant_id)
+        )
 
     @strawberry.field(
         description="Every version, newest first, for the funder's staff and the operator; "
@@ -319,7 +326,7 @@ class ProductNode(relay.Node):
     )
     async def versions(self, info: Info) -> list[ProductVersionType]:
         if not _sees_every_version(info.context.actor, self.row.product):
-            return [self.current_terms]
+            return [self.current_terms()]
         rows = await info.context.loaders.product_versions.load(self.row.product.id)
         return [ProductVersionType.from_row(v) for v in rows]
 
@@ -371,6 +378,17 @@ def decode_cursor(prefix: str, cursor: str | None) -> Keyset | None:
     """The keyset position in ``cursor``; a GraphQL error when it is not one of ours."""
     found = decode_keyset(prefix, cursor, 2)
     return None if found is None else (found[0], found[1][0], found[1][1])
+
+
+async def with_related(info: Info, page: ProductConnection) -> ProductConnection:
+    """``page`` with the funders its nodes show loaded for the whole page (:mod:`api.prefetch`):
+    one batch, through the field's own loader and read rule."""
+    nodes = [edge.node for edge in page.edges]
+    if nodes and "funder" in node_fields(info):
+        funders = await related(info, TenantNode, (n.row.product.tenant_id for n in nodes))
+        for n in nodes:
+            n.keep("funder", funders.get(n.row.product.tenant_id))
+    return page
 
 
 def connection(

@@ -87,3 +87,41 @@ async def test_statements_per_request_do_not_grow_with_the_page(
         data_statements[size] = [_normal(sql) for sql in data]
     assert data_statements[10] == data_statements[1]
     assert data_statements[100] == data_statements[1]
+
+
+#: Related fields of the nodes, selected directly and through inline fragments (with and
+#: without a type condition), which a page loads for all its nodes at once.
+FRAGMENTED = {
+    "deals": (
+        "id applicant { ... on Person { fullName } } timeline { action toStatus }",
+        "... on Deal { id applicant { ... on Person { fullName } } }"
+        " ... { timeline { action toStatus } }",
+    ),
+    "marketplace": (
+        "id name funder { slug }",
+        "... on Product { id ... { name funder { slug } } }",
+    ),
+}
+
+
+@pytest.mark.parametrize("connection", list(FRAGMENTED))
+async def test_related_fields_through_fragments_answer_and_cost_the_same(
+    connection: str,
+    client: httpx.AsyncClient,
+    app_state: AppState,
+    counted: Counted,
+) -> None:
+    world = await read_world(client, app_state)
+    answers, statements = [], []
+    # Each shape twice: the first request of a shape prepares its statements.
+    for fields in (*FRAGMENTED[connection], *FRAGMENTED[connection]):
+        counted.proxy.reset()
+        answers.append(await world.list(connection, 10, client=counted.client, fields=fields))
+        statements.append([_normal(sql) for sql in counted.proxy.reset()])
+    assert answers[2] == answers[3] == answers[0]
+    # A page of 10 of the 101 consumer deals; the market lists 6 products (fewer than 10).
+    assert len(answers[2]["edges"]) == {"deals": 10, "marketplace": 6}[connection]
+    assert statements[2] == statements[3]
+    # BEGIN, bind-and-check, the page, one batch per related table (deals: persons and the
+    # timeline; marketplace: tenants), COMMIT: 3 + 1 + 2 = 6 and 3 + 1 + 1 = 5.
+    assert len(statements[2]) == {"deals": 6, "marketplace": 5}[connection], statements[2]

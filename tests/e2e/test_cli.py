@@ -203,10 +203,10 @@ def privileged_roles(database: Database) -> Iterator[Roles]:
         )
 
 
-#: The risk providers a production worker is configured with (never reached by these tests).
+#: The providers a production worker is configured with (never reached by these tests).
 PROVIDERS = {
     f"LENDGRAPH_{kind}_{part}": value
-    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED", "PAYMENTS", "ESIGN")
+    for kind in ("BUREAU", "IDENTITY", "PRICE_FEED", "PAYMENTS", "ESIGN", "PLEDGE_REGISTRY")
     for part, value in (
         ("URL", f"https://{kind.lower().replace('_', '-')}.invalid"),
         ("KEY_ID", "e2e"),

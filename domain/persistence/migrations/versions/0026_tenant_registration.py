@@ -6,14 +6,14 @@ against. Funders onboarded before it have none until the operator records it; a 
 not prepared for a funder without one.
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-06
 """
 
 from alembic import op
 
 revision = "0026"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
