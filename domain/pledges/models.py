@@ -3,7 +3,8 @@
 REQUESTED (created when the deal is SIGNED; a worker files it at the registry, the lease and
 backoff in ``next_attempt_at``) -> REGISTERED (the registry's ``registration_id`` and public
 ``filing_number``) -> CUSTODY_CONFIRMED (the warehouse's user confirms it holds the goods under
-that filing) -> RELEASED (by the funder); REQUESTED -> REFUSED when the registry refuses the
+that filing) -> RELEASED (by the funder; a worker then cancels the filing at the registry, ``deregistered_at``, migration
+0027); REQUESTED -> REFUSED when the registry refuses the
 filing. While active (REQUESTED, REGISTERED, CUSTODY_CONFIRMED) the receipt is locked: the
 database refuses its cancellation, transfer, another deal's claim and a second active pledge.
 The pledge's own ID is its idempotency key at the registry, so a retried filing never files
@@ -89,6 +90,11 @@ class Pledge(Base):
     max_attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(String(1000))
+    # The filing's cancellation at the registry after the release (migration 0027).
+    deregistered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deregister_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    deregister_next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deregister_last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -109,6 +115,11 @@ class Pledge(Base):
         Index("ix_pledges_id", "id"),
         Index("ix_pledges_warehouse", "warehouse_organization_id", "created_at", "id"),
         Index("ix_pledges_due", "next_attempt_at", postgresql_where=text("status = 'REQUESTED'")),
+        Index(
+            "ix_pledges_deregister_due",
+            "deregister_next_attempt_at",
+            postgresql_where=text("status = 'RELEASED' AND deregistered_at IS NULL"),
+        ),
     )
 
     @property

@@ -4,7 +4,9 @@ A **registration** files one pledge publicly: the pledgor (the cargo owner), the
 funder), the goods (by the warehouse receipt that evidences them) and their declared value.
 The registry answers with its registration ID and a public **filing number**, or refuses the
 filing (the goods are already registered under another pledge, a party's code is invalid).
-The state can be read back (:meth:`PledgeRegistry.registration`) to reconcile.
+The state can be read back (:meth:`PledgeRegistry.registration`) to reconcile. A released
+pledge's filing is cancelled (:meth:`PledgeRegistry.cancel`), after which the goods may be
+filed again.
 
 The port is a :class:`typing.Protocol`. A call returns a frozen result or raises one of the
 typed errors below, so a caller (a job) decides by type alone whether to retry
@@ -156,4 +158,9 @@ class PledgeRegistry(Protocol):
 
     async def registration(self, registration_id: str) -> Registration:
         """The filing's current state."""
+        ...
+
+    async def cancel(self, registration_id: str, *, idempotency_key: str) -> Registration:
+        """Cancel the filing (the pledge was released): the registration, CANCELLED.
+        Idempotent by the key; :class:`RegistrationNotFound` for an unknown ID."""
         ...

@@ -1,5 +1,5 @@
-"""The pledge registry client: ``POST /v1/registrations`` and ``GET /v1/registrations/{id}``
-(protocol in ``integrations/README.md``). Implements
+"""The pledge registry client: ``POST /v1/registrations``, ``GET /v1/registrations/{id}`` and
+``POST /v1/registrations/{id}/cancellation`` (protocol in ``integrations/README.md``). Implements
 :class:`domain.pledges.ports.PledgeRegistry`.
 
 The calls go through the shared signed JSON client (``integrations/http.py``): requests and
@@ -139,6 +139,28 @@ class HttpPledgeRegistry(ProviderClient):
         if registration.registration_id != registration_id:
             raise MalformedRegistryAnswer(
                 "the answer is about another registration", request_id=answer.request_id
+            )
+        return registration
+
+    async def cancel(self, registration_id: str, *, idempotency_key: str) -> Registration:
+        """Cancel the filing. The answer must be CANCELLED, for the registration named."""
+        if not registration_id.strip() or not idempotency_key.strip():
+            raise ValueError("a cancellation needs a registration ID and an idempotency key")
+        async with _as_port_errors():
+            answer = await self._client.call(
+                "POST",
+                f"/v1/registrations/{quote(registration_id, safe='')}/cancellation",
+                payload={},
+                idempotency_key=idempotency_key,
+            )
+        registration = self._read(answer)
+        if (
+            registration.registration_id != registration_id
+            or registration.status is not RegistrationStatus.CANCELLED
+        ):
+            raise MalformedRegistryAnswer(
+                "a cancelled registration is CANCELLED, for the registration named",
+                request_id=answer.request_id,
             )
         return registration
 

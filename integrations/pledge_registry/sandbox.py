@@ -16,6 +16,13 @@ another filing (409 ``ALREADY_REGISTERED``). The words of the receipt number (sp
 ``UNAVAILABLE``  503, nothing filed
 ``MALFORMED``    the filing is made; the signed answer lacks the filing number
 ===============  ===================================================================
+
+A filing is cancelled by ``POST /v1/registrations/{id}/cancellation`` (404
+``REGISTRATION_NOT_FOUND`` for an unknown ID; cancelling a cancelled filing answers it again);
+its goods may then be filed again. A word ``CANCEL`` + one of the words above in the filing's
+receipt number (``CANCELUNAVAILABLE``, ``CANCELTIMEOUT``, ...) chooses that failure for the
+cancellation only (``UNAVAILABLE``, ``REFUSE``: nothing cancelled; the others: cancelled, the
+answer held, trickled or spoiled), the filing itself being made as usual.
 """
 
 from __future__ import annotations
@@ -107,6 +114,11 @@ class RegistrySandbox:
                     self.provider.endpoint(self._read),
                     methods=["GET"],
                 ),
+                Route(
+                    "/v1/registrations/{registration_id}/cancellation",
+                    self.provider.endpoint(self._cancel),
+                    methods=["POST"],
+                ),
             ]
         )
 
@@ -153,6 +165,24 @@ class RegistrySandbox:
         if filing is None:
             return Reply.refuse(404, "REGISTRATION_NOT_FOUND", "no such registration")
         return Reply.ok(filing.json())
+
+    async def _cancel(self, call: Call) -> Reply:
+        filing = self._filings.get((call.key_id, call.request.path_params["registration_id"]))
+        if filing is None:
+            return Reply.refuse(404, "REGISTRATION_NOT_FOUND", "no such registration")
+        words = _words(filing.receipt_number)
+        failure = next((w for w in _FAILURES if f"CANCEL{w}" in words), None)
+        if failure == "UNAVAILABLE":
+            return Reply.unavailable()
+        if failure == "REFUSE":
+            return Reply.refuse(422, "CANCELLATION_REFUSED", "the registry refused the cancellation")
+        filing.status = RegistrationStatus.CANCELLED
+        payload = filing.json()
+        if failure == "MALFORMED":
+            del payload["filing_number"]
+        if failure in TRANSPORT_FAILURES:
+            return Reply.failing(failure, payload)
+        return Reply.ok(payload)
 
     def _filing_of(self, call: Call) -> tuple[_Filing, set[str]]:
         data = call.data

@@ -171,8 +171,8 @@ UPDATABLE: dict[str, frozenset[str]] = {
     ),
     # A loan's status (0020); what was lent and its schedule never change.
     "loans": frozenset({"status", "updated_at"}),
-    # A pledge's filing, custody and release (0022); its deal, receipt and warehouse never
-    # change.
+    # A pledge's filing, custody and release (0022) and its cancellation at the registry
+    # (0027); its deal, receipt and warehouse never change.
     "pledges": frozenset(
         {
             "status",
@@ -187,6 +187,10 @@ UPDATABLE: dict[str, frozenset[str]] = {
             "attempts",
             "next_attempt_at",
             "last_error",
+            "deregistered_at",
+            "deregister_attempts",
+            "deregister_next_attempt_at",
+            "deregister_last_error",
             "updated_at",
         }
     ),

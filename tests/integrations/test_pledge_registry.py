@@ -105,3 +105,58 @@ async def test_a_timed_out_filing_retried_under_its_key_is_filed_once() -> None:
         finally:
             await registry.aclose()
         assert len(sandbox.registry.filings("p-timeout")) == 1
+
+
+async def test_a_cancelled_filing_frees_the_goods() -> None:
+    with SandboxServer(latency=0.0) as sandbox:
+        registry = pledge_registry(sandbox_settings(sandbox))
+        try:
+            filed = await registry.register(_request())
+            cancelled = await registry.cancel(filed.registration_id, idempotency_key="p1:cancel")
+            assert cancelled.status is RegistrationStatus.CANCELLED
+            assert (cancelled.registration_id, cancelled.filing_number) == (
+                filed.registration_id,
+                filed.filing_number,
+            )
+            # The same key again: the same answer, nothing else happens.
+            again = await registry.cancel(filed.registration_id, idempotency_key="p1:cancel")
+            assert (again.registration_id, again.status) == (
+                filed.registration_id,
+                RegistrationStatus.CANCELLED,
+            )
+            state = await registry.registration(filed.registration_id)
+            assert state.status is RegistrationStatus.CANCELLED
+            # The same goods under another reference are filed now.
+            refiled = await registry.register(_request(reference="pledge-2"))
+            assert refiled.status is RegistrationStatus.REGISTERED
+            assert refiled.registration_id != filed.registration_id
+            with pytest.raises(RegistrationNotFound) as caught:
+                await registry.cancel("RG-NOPE", idempotency_key="nope:cancel")
+            assert caught.value.retryable is False
+        finally:
+            await registry.aclose()
+        statuses = sorted(f["status"] for f in sandbox.registry.filings())
+        assert statuses == ["CANCELLED", "REGISTERED"]
+
+
+async def test_cancellation_failures_chosen_by_test_values() -> None:
+    with SandboxServer(latency=0.0) as sandbox:
+        registry = pledge_registry(sandbox_settings(sandbox))
+        try:
+            down = await registry.register(_request("WR-CANCELUNAVAILABLE", "p-down"))
+            with pytest.raises(RegistryUnavailable) as unavailable:
+                await registry.cancel(down.registration_id, idempotency_key="p-down:cancel")
+            assert unavailable.value.retryable is True
+            # Nothing was cancelled: the filing stands.
+            assert sandbox.registry.filings("p-down")[0]["status"] == "REGISTERED"
+            refused = await registry.register(_request("WR-CANCELREFUSE", "p-refuse"))
+            with pytest.raises(RegistrationRefused) as caught:
+                await registry.cancel(refused.registration_id, idempotency_key="p-refuse:cancel")
+            assert (caught.value.code, caught.value.retryable) == ("CANCELLATION_REFUSED", False)
+            spoiled = await registry.register(_request("WR-CANCELMALFORMED", "p-bad"))
+            with pytest.raises(MalformedRegistryAnswer):
+                await registry.cancel(spoiled.registration_id, idempotency_key="p-bad:cancel")
+            # The cancellation was made; only its answer was spoiled.
+            assert sandbox.registry.filings("p-bad")[0]["status"] == "CANCELLED"
+        finally:
+            await registry.aclose()
