@@ -3,8 +3,8 @@
 REQUESTED (created when the deal is SIGNED; a worker files it at the registry, the lease and
 backoff in ``next_attempt_at``) -> REGISTERED (the registry's ``registration_id`` and public
 ``filing_number``) -> CUSTODY_CONFIRMED (the warehouse's user confirms it holds the goods under
-that filing) -> RELEASED (by the funder; a worker then cancels the filing at the registry, ``deregistered_at``, migration
-0027); REQUESTED -> REFUSED when the registry refuses the
+that filing) -> RELEASED (by the funder; a worker then cancels the filing at the registry:
+``deregistered_at``, migration 0027); REQUESTED -> REFUSED when the registry refuses the
 filing. While active (REQUESTED, REGISTERED, CUSTODY_CONFIRMED) the receipt is locked: the
 database refuses its cancellation, transfer, another deal's claim and a second active pledge.
 The pledge's own ID is its idempotency key at the registry, so a retried filing never files

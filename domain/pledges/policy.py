@@ -13,6 +13,10 @@
   loan (PLEDGE_NOT_RELEASABLE otherwise). A filing still in progress is not released.
 * **Filing.** A worker claims a REQUESTED pledge for a lease; a retryable failure is retried
   with the same registry idempotency key, with backoff, a bounded number of times.
+* **Cancellation.** A RELEASED pledge's filing is cancelled at the registry the same way (its
+  own key, :func:`cancellation_key`): claimed for a lease, retried with backoff a bounded
+  number of times, done once ``deregistered_at`` is recorded. The receipt is unlocked at the
+  release already; the registry follows.
 """
 
 from __future__ import annotations
@@ -152,6 +156,32 @@ def claim(
     return Claim.SEND
 
 
+def claim_cancellation(
+    status: PledgeStatus,
+    *,
+    deregistered: bool,
+    attempts: int,
+    max_attempts: int,
+    due: datetime | None,
+    now: datetime,
+) -> Claim:
+    """Whether a delivery at ``now`` cancels a released pledge's filing at the registry."""
+    if status is not PledgeStatus.RELEASED or deregistered:
+        return Claim.DONE
+    if due is None:
+        return Claim.EXHAUSTED
+    if due > now:
+        return Claim.NOT_DUE
+    if attempts >= max_attempts:
+        return Claim.EXHAUSTED
+    return Claim.SEND
+
+
+def cancellation_key(pledge_id: uuid.UUID) -> str:
+    """The registry idempotency key of a pledge's cancellation (its filing's key is the ID)."""
+    return f"{pledge_id}:cancel"
+
+
 def error_text(error: BaseException) -> str:
     """A failed attempt's error as recorded: its type and message, cut to the column."""
     return f"{type(error).__name__}: {error}"[:1000]
@@ -162,11 +192,13 @@ __all__ = [
     "LEASE",
     "MAX_ATTEMPTS",
     "Claim",
+    "cancellation_key",
     "check_confirmable",
     "check_confirmer",
     "check_disbursable",
     "check_releasable",
     "claim",
+    "claim_cancellation",
     "error_text",
     "pledge_visible",
 ]

@@ -113,6 +113,55 @@ async def record_attempt_failed(
     return done.first() is not None
 
 
+async def record_cancellation_failed(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    pledge_id: uuid.UUID,
+    attempt: int,
+    next_attempt_at: datetime | None,
+    error: str,
+    now: datetime,
+) -> bool:
+    """A retryable failure of cancellation attempt ``attempt``, recorded while the filing is
+    not yet cancelled and that attempt the latest; whether it was."""
+    done = await session.execute(
+        update(Pledge)
+        .where(
+            Pledge.tenant_id == tenant_id,
+            Pledge.id == pledge_id,
+            Pledge.status == PledgeStatus.RELEASED.value,
+            Pledge.deregistered_at.is_(None),
+            Pledge.deregister_attempts == attempt,
+        )
+        .values(
+            deregister_next_attempt_at=next_attempt_at,
+            deregister_last_error=error,
+            updated_at=now,
+        )
+        .returning(Pledge.id)
+    )
+    return done.first() is not None
+
+
+async def cancellations_due(
+    session: AsyncSession, *, overdue_before: datetime, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """RELEASED pledges whose filing is not cancelled yet, due before ``overdue_before``:
+    ``(tenant_id, pledge_id)``. Platform scope."""
+    stmt = (
+        select(Pledge.tenant_id, Pledge.id)
+        .where(
+            Pledge.status == PledgeStatus.RELEASED.value,
+            Pledge.deregistered_at.is_(None),
+            Pledge.deregister_next_attempt_at < overdue_before,
+        )
+        .order_by(Pledge.deregister_next_attempt_at)
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
+
+
 async def due(
     session: AsyncSession, *, overdue_before: datetime, limit: int
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
@@ -133,12 +182,14 @@ __all__ = [
     "active_of_receipt",
     "by_id",
     "by_ids",
+    "cancellations_due",
     "due",
     "insert_if_absent",
     "lock",
     "of_deal",
     "of_deals",
     "record_attempt_failed",
+    "record_cancellation_failed",
 ]
 
 

@@ -9,7 +9,12 @@
   bounded number of times; the last one raises the alert ``deal.pledge_unknown``. A lost
   message is found again by the sweeper (:func:`overdue_pledges`).
 * :func:`confirm_custody`: the warehouse's user confirms it holds the goods under the filing.
-* :func:`release_pledge`: the funder lets the receipt go once the debt is gone.
+* :func:`release_pledge`: the funder lets the receipt go once the debt is gone; the receipt is
+  unlocked at once and the filing's cancellation at the registry is enqueued after commit.
+* :func:`deregister_pledge`: one delivery of the cancellation job, the way
+  :func:`register_pledge` files (its own idempotency key, ``<pledge id>:cancel``); the last
+  failed attempt raises the alert ``deal.pledge_deregistration_unknown``. The sweeper re-sends
+  overdue cancellations too (:func:`overdue_cancellations`).
 * :func:`pledge_statuses`: what disbursement checks (``domain.payouts``).
 
 Use cases flush and never commit; refusals raise :class:`DomainError`.
@@ -60,6 +65,8 @@ from domain.products.models import ProductLine
 #: The actor that files one pledge at the registry, and its queue.
 REGISTER_ACTOR: Final = "register_pledge"
 REGISTER_QUEUE: Final = "pledges"
+#: The actor that cancels one released pledge's filing at the registry (same queue).
+DEREGISTER_ACTOR: Final = "deregister_pledge"
 
 UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
@@ -71,6 +78,13 @@ _tenants = table("tenants", column("id", UUID(as_uuid=True)), column("name", Str
 def register_job(tenant_id: uuid.UUID, pledge_id: uuid.UUID, *, delay_ms: int | None = None) -> Job:
     """The message that makes a worker file a pledge: IDs only."""
     return Job(REGISTER_ACTOR, REGISTER_QUEUE, (str(tenant_id), str(pledge_id)), delay_ms)
+
+
+def deregister_job(
+    tenant_id: uuid.UUID, pledge_id: uuid.UUID, *, delay_ms: int | None = None
+) -> Job:
+    """The message that makes a worker cancel a released pledge's filing: IDs only."""
+    return Job(DEREGISTER_ACTOR, REGISTER_QUEUE, (str(tenant_id), str(pledge_id)), delay_ms)
 
 
 def _not_found() -> DomainError:
@@ -374,6 +388,124 @@ def resend(session: AsyncSession, pledges: list[tuple[uuid.UUID, uuid.UUID]]) ->
         enqueue_after_commit(session, register_job(tenant_id, pledge_id))
 
 
+async def overdue_cancellations(
+    session: AsyncSession, *, grace: timedelta = SWEEP_GRACE, limit: int = 500
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """RELEASED pledges whose filing's cancellation was due more than ``grace`` ago:
+    ``(tenant_id, pledge_id)``. Platform scope."""
+    return await repository.cancellations_due(session, overdue_before=utcnow() - grace, limit=limit)
+
+
+def resend_cancellations(session: AsyncSession, pledges: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """Have each of ``pledges``' filing cancelled again once the session commits."""
+    for tenant_id, pledge_id in pledges:
+        enqueue_after_commit(session, deregister_job(tenant_id, pledge_id))
+
+
+# -- cancelling a released pledge's filing ------------------------------------------------------
+
+
+async def deregister_pledge(
+    unit_of_work: UnitOfWork,
+    registry: PledgeRegistry,
+    *,
+    tenant_id: uuid.UUID,
+    pledge_id: uuid.UUID,
+    backoff_ms: Callable[[int], int],
+    clock: Callable[[], datetime] = utcnow,
+    timeout_seconds: float = 30.0,
+) -> FileResult:
+    """One delivery of a released pledge's cancellation job: the row claimed for a lease in
+    one short transaction, the registry asked outside any transaction under
+    :func:`policy.cancellation_key`, the answer recorded in another (``deregistered_at``, or
+    a retryable failure with backoff; after the last attempt, or a refusal, the alert
+    ``deal.pledge_deregistration_unknown`` for an operator)."""
+    async with unit_of_work() as session:
+        pledge = await repository.lock(
+            session, tenant_id=tenant_id, pledge_id=pledge_id, skip_locked=True
+        )
+        if pledge is None:
+            return FileResult("SKIPPED")
+        now = clock()
+        decision = policy.claim_cancellation(
+            pledge.pledge_status,
+            deregistered=pledge.deregistered_at is not None,
+            attempts=pledge.deregister_attempts,
+            max_attempts=pledge.max_attempts,
+            due=pledge.deregister_next_attempt_at,
+            now=now,
+        )
+        if decision is policy.Claim.DONE:
+            return FileResult("DONE")
+        if decision is policy.Claim.EXHAUSTED:
+            if pledge.deregister_next_attempt_at is not None:
+                pledge.deregister_next_attempt_at = None
+                pledge.updated_at = now
+            return FileResult("EXHAUSTED", attempt=pledge.deregister_attempts)
+        if decision is policy.Claim.NOT_DUE:
+            assert pledge.deregister_next_attempt_at is not None
+            return FileResult("NOT_DUE", _ms(pledge.deregister_next_attempt_at - now))
+        registration_id = pledge.registration_id
+        if registration_id is None:  # pragma: no cover - a released pledge was registered
+            return FileResult("DONE")
+        pledge.deregister_attempts += 1
+        pledge.deregister_next_attempt_at = now + policy.LEASE
+        pledge.updated_at = now
+        attempt = pledge.deregister_attempts
+        max_attempts = pledge.max_attempts
+        deal_id = pledge.deal_id
+
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            await registry.cancel(
+                registration_id, idempotency_key=policy.cancellation_key(pledge_id)
+            )
+    except (RegistryError, TimeoutError) as error:
+        retryable = not isinstance(error, RegistryError) or error.retryable
+        wait = backoff_ms(attempt) if retryable and attempt < max_attempts else None
+        async with unit_of_work() as session:
+            recorded = await repository.record_cancellation_failed(
+                session,
+                tenant_id=tenant_id,
+                pledge_id=pledge_id,
+                attempt=attempt,
+                next_attempt_at=None if wait is None else clock() + timedelta(milliseconds=wait),
+                error=policy.error_text(error),
+                now=clock(),
+            )
+            if recorded and wait is None:
+                # The filing may still stand at the registry: an operator checks with it.
+                await events.append(
+                    session,
+                    tenant_id=tenant_id,
+                    type="deal.pledge_deregistration_unknown",
+                    aggregate_type="Deal",
+                    aggregate_id=deal_id,
+                    payload={"pledge_id": str(pledge_id), "attempts": attempt},
+                )
+        if wait is None:
+            return FileResult("EXHAUSTED" if retryable else "REFUSED", attempt=attempt)
+        return FileResult("RETRY", wait, attempt)
+    async with unit_of_work() as session:
+        pledge = await repository.lock(
+            session, tenant_id=tenant_id, pledge_id=pledge_id, skip_locked=False
+        )
+        if pledge is not None and pledge.deregistered_at is None:
+            now = clock()
+            pledge.deregistered_at = now
+            pledge.deregister_next_attempt_at = None
+            pledge.updated_at = now
+            await events.append(
+                session,
+                tenant_id=tenant_id,
+                type="deal.pledge_deregistered",
+                aggregate_type="Deal",
+                aggregate_id=deal_id,
+                payload={"pledge_id": str(pledge_id), "filing_number": pledge.filing_number},
+            )
+    return FileResult("DEREGISTERED", attempt=attempt)
+
+
 # -- the warehouse and the funder -----------------------------------------------------------------
 
 
@@ -446,7 +578,8 @@ async def release_pledge(
 ) -> Pledge:
     """The funder releases the deal's pledge of ``receipt_id`` once its loan is settled or the
     deal ended without a loan (scope loans:disburse; a person of the deal's funder); the
-    receipt is unlocked."""
+    receipt is unlocked at once, and the filing's cancellation at the registry is enqueued
+    after commit (:func:`deregister_pledge`)."""
     require(actor, Scope.LOANS_DISBURSE)
     if actor.tenant_id is None:
         raise _not_found()
@@ -481,8 +614,11 @@ async def release_pledge(
         pledge.status = PledgeStatus.RELEASED.value
         pledge.released_at = now
         pledge.released_by_user_id = actor.user_id
+        # The filing's cancellation at the registry, due at once (the job after commit).
+        pledge.deregister_next_attempt_at = now
         pledge.updated_at = now
         await session.flush()
+    enqueue_after_commit(session, deregister_job(pledge.tenant_id, pledge.id))
     await audit.record(
         session,
         actor,
@@ -544,6 +680,7 @@ async def check_disbursable(session: AsyncSession, deal: Deal) -> None:
 
 
 __all__ = [
+    "DEREGISTER_ACTOR",
     "REGISTER_ACTOR",
     "REGISTER_QUEUE",
     "SWEEP_GRACE",
@@ -552,6 +689,9 @@ __all__ = [
     "active_pledge_of_receipt",
     "check_disbursable",
     "confirm_custody",
+    "deregister_job",
+    "deregister_pledge",
+    "overdue_cancellations",
     "overdue_pledges",
     "pledge_statuses",
     "pledges_of_deal",
@@ -560,4 +700,5 @@ __all__ = [
     "release_pledge",
     "request_pledges",
     "resend",
+    "resend_cancellations",
 ]

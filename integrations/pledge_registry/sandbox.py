@@ -175,7 +175,7 @@ class RegistrySandbox:
         if failure == "UNAVAILABLE":
             return Reply.unavailable()
         if failure == "REFUSE":
-            return Reply.refuse(422, "CANCELLATION_REFUSED", "the registry refused the cancellation")
+            return Reply.refuse(422, "CANCELLATION_REFUSED", "the registry refused it")
         filing.status = RegistrationStatus.CANCELLED
         payload = filing.json()
         if failure == "MALFORMED":

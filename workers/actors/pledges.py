@@ -1,5 +1,5 @@
-"""Pledge actors: file one pledge at the pledge registry; re-file the overdue ones (the
-sweeper).
+"""Pledge actors: file one pledge at the pledge registry; cancel a released one's filing there;
+re-send the overdue ones of both (the sweeper).
 
 The row is the truth (``domain.pledges``); a message only says "look at pledge X". The
 registry is asked outside any transaction with the pledge's ID as the idempotency key, so a
@@ -75,12 +75,50 @@ async def register_pledge(tenant_id: str, pledge_id: str) -> None:
         raise dramatiq.Retry(delay=result.retry_in_ms)
 
 
+@dramatiq.actor(
+    actor_name=service.DEREGISTER_ACTOR,
+    queue_name=service.REGISTER_QUEUE,
+    max_retries=20,
+    max_backoff=MAX_BACKOFF_MS,
+    time_limit=120_000,
+)
+async def deregister_pledge(tenant_id: str, pledge_id: str) -> None:
+    """Cancel released pledge ``pledge_id``'s filing at the registry if it is due; idempotent
+    (a cancelled filing is left alone), safe to be killed at any line."""
+    if wired.registry is None:
+        log.warning(
+            "pledge_not_deregistered", pledge_id=pledge_id, reason="no pledge registry wired"
+        )
+        return
+    settings = get_settings()
+    result = await service.deregister_pledge(
+        lambda: resources.unit_of_work(PLATFORM_SCOPE),
+        wired.registry,
+        tenant_id=uuid.UUID(tenant_id),
+        pledge_id=uuid.UUID(pledge_id),
+        backoff_ms=backoff_ms,
+        timeout_seconds=settings.provider_timeout_seconds * 2,
+    )
+    log.info(
+        "pledge_deregistration",
+        pledge_id=pledge_id,
+        outcome=result.outcome,
+        attempt=result.attempt,
+        retry_in_ms=result.retry_in_ms,
+    )
+    if result.retry_in_ms is not None:
+        raise dramatiq.Retry(delay=result.retry_in_ms)
+
+
 @dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=60_000)
 async def sweep_pledges() -> None:
-    """Re-send every REQUESTED pledge whose next attempt is overdue by more than the grace.
-    Level-triggered: a missed or doubled sweep does no harm."""
+    """Re-send every REQUESTED pledge whose next attempt is overdue by more than the grace,
+    and every released pledge whose filing's cancellation is. Level-triggered: a missed or
+    doubled sweep does no harm."""
     async with resources.unit_of_work(PLATFORM_SCOPE) as session:
         overdue = await service.overdue_pledges(session)
         service.resend(session, overdue)
-    if overdue:
-        log.info("pledges_swept", resent=len(overdue))
+        cancellations = await service.overdue_cancellations(session)
+        service.resend_cancellations(session, cancellations)
+    if overdue or cancellations:
+        log.info("pledges_swept", resent=len(overdue), cancellations=len(cancellations))

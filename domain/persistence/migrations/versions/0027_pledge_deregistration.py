@@ -110,7 +110,9 @@ GUARD_0022_SQL = (
     + _GUARD_TAIL
 )
 
-UPDATABLE = "deregistered_at, deregister_attempts, deregister_next_attempt_at, deregister_last_error"
+UPDATABLE = (
+    "deregistered_at, deregister_attempts, deregister_next_attempt_at, deregister_last_error"
+)
 
 
 def upgrade() -> None:
