@@ -37,6 +37,10 @@ class PledgeType:
         description="When the warehouse confirmed custody of the goods under the pledge."
     )
     released_at: datetime | None = strawberry.field(description="When the funder released it.")
+    deregistered_at: datetime | None = strawberry.field(
+        description="When the registry cancelled the filing after the release (the receipt "
+        "is free in lendgraph from the release on; the registry follows)."
+    )
     refusal_code: str | None = strawberry.field(
         description="The registry's reason, for a REFUSED pledge."
     )
@@ -51,6 +55,7 @@ class PledgeType:
             registered_at=row.registered_at,
             confirmed_at=row.confirmed_at,
             released_at=row.released_at,
+            deregistered_at=row.deregistered_at,
             refusal_code=row.refusal_code,
             created_at=row.created_at,
             row=row,
