@@ -463,15 +463,16 @@ async def deregister_pledge(
     except (RegistryError, TimeoutError) as error:
         retryable = not isinstance(error, RegistryError) or error.retryable
         wait = backoff_ms(attempt) if retryable and attempt < max_attempts else None
+        failed_at = clock()
         async with unit_of_work() as session:
             recorded = await repository.record_cancellation_failed(
                 session,
                 tenant_id=tenant_id,
                 pledge_id=pledge_id,
                 attempt=attempt,
-                next_attempt_at=None if wait is None else clock() + timedelta(milliseconds=wait),
+                next_attempt_at=None if wait is None else failed_at + timedelta(milliseconds=wait),
                 error=policy.error_text(error),
-                now=clock(),
+                now=failed_at,
             )
             if recorded and wait is None:
                 # The filing may still stand at the registry: an operator checks with it.

@@ -382,3 +382,181 @@ async def test_the_filing_job_is_sent_after_commit_and_swept_when_lost(
     assert [j.args for j in swept.sent if j.actor == "register_pledge"] == [
         (str(w.a), str(pledge_id))
     ]
+
+
+class _FailingOnce:
+    """The sandbox registry's client whose first cancellation fails as an unreachable
+    registry would (nothing sent); every other call goes over HTTP."""
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+        self.failed = False
+
+    async def register(self, request: Any) -> Any:
+        return await self.registry.register(request)
+
+    async def registration(self, registration_id: str) -> Any:
+        return await self.registry.registration(registration_id)
+
+    async def cancel(self, registration_id: str, *, idempotency_key: str) -> Any:
+        from domain.pledges.ports import RegistryUnavailable
+
+        if not self.failed:
+            self.failed = True
+            raise RegistryUnavailable("connection refused")
+        return await self.registry.cancel(registration_id, idempotency_key=idempotency_key)
+
+
+async def _released(app_state, owner_engine, w: World, registry: Any) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    """The market's receipt pledged, disbursed, the loan settled and the pledge released by
+    the funder, the release's jobs recorded: the pledge's ID."""
+    from api.context import db_scope
+    from domain.persistence.unit_of_work import unit_of_work
+    from domain.pledges import service as pledges
+    from tests.jobs_support import RecordingQueue
+
+    deal_id = await pledged_deal(app_state, owner_engine, w, registry)
+    await disburse(app_state, w.staff.finance, deal_id, "pledge-2")
+    await _settle_loan(owner_engine, w, deal_id)
+    sent = RecordingQueue()
+    actor = w.staff.finance
+    async with unit_of_work(app_state.sessions, db_scope(actor), sent) as s:
+        pledge = await pledges.release_pledge(
+            s, actor, deal_id=deal_id, receipt_id=w.market.receipt
+        )
+        pledge_id = pledge.id
+    # The cancellation's job, sent after commit.
+    assert [(j.actor, j.args) for j in sent.sent if j.actor == "deregister_pledge"] == [
+        ("deregister_pledge", (str(w.a), str(pledge_id)))
+    ]
+    return deal_id
+
+
+async def _deregister(
+    app_state, registry: Any, tenant_id: uuid.UUID, pledge_id: uuid.UUID, **kw: Any
+) -> Any:  # type: ignore[no-untyped-def]
+    from domain.pledges import service as pledges
+    from tests.pledges_support import platform_units
+
+    return await pledges.deregister_pledge(
+        platform_units(app_state),
+        registry,
+        tenant_id=tenant_id,
+        pledge_id=pledge_id,
+        backoff_ms=kw.pop("backoff_ms", lambda attempt: 1),
+        **kw,
+    )
+
+
+async def test_a_release_cancels_the_filing_and_frees_the_goods(app_state, owner_engine, world):  # type: ignore[no-untyped-def]
+    """Released: the job cancels the filing at the sandbox registry once (run twice, one
+    cancellation), ``deregistered_at`` is recorded, and the same receipt pledged by another
+    deal of the funder is filed (the registry refused it while the first filing stood)."""
+    w = world
+    receipt = w.market.receipt
+    async with sandbox_registry() as (sandbox, registry):
+        deal_id = await _released(app_state, owner_engine, w, registry)
+        (pledge,) = await pledges_of(app_state, w.a, deal_id)
+        assert pledge.pledge_status is PledgeStatus.RELEASED
+        assert pledge.deregistered_at is None
+        # Released in lendgraph, still REGISTERED at the registry until the job runs.
+        assert [f["status"] for f in sandbox.registry.filings(str(pledge.id))] == ["REGISTERED"]
+        first = await _deregister(app_state, registry, w.a, pledge.id)
+        second = await _deregister(app_state, registry, w.a, pledge.id)
+        assert (first.outcome, second.outcome) == ("DEREGISTERED", "DONE")
+        assert [f["status"] for f in sandbox.registry.filings(str(pledge.id))] == ["CANCELLED"]
+        # One cancellation call reached the registry.
+        cancels = [e for e in sandbox.log.entries() if e.path.endswith("/cancellation")]
+        assert len(cancels) == 1
+        assert await rows(
+            owner_engine,
+            "select deregistered_at is not null, deregister_attempts,"
+            " deregister_next_attempt_at from pledges where id = :p",
+            p=pledge.id,
+        ) == [(True, 1, None)]
+        assert await rows(
+            owner_engine,
+            "select count(*) from events where type = 'deal.pledge_deregistered'",
+        ) == [(1,)]
+        # A RELEASED pledge whose filing is cancelled is final, new columns included.
+        assert (
+            await _refused_by(
+                owner_engine,
+                "update pledges set deregister_attempts = 5 where id = :p",
+                p=pledge.id,
+            )
+            == "ck_pledges_transition"
+        )
+        # The deal ends, its claim released; another deal claims and pledges the receipt.
+        async with owner_engine.begin() as conn:
+            await conn.execute(text("select set_config('app.platform', 'on', true)"))
+            await conn.execute(
+                text(
+                    "with ended as (update deals set status = 'SETTLED' where id = :d"
+                    " returning id) update receipt_claims set released_at = now()"
+                    " where receipt_id = :r and deal_id in (select id from ended)"
+                ),
+                {"d": deal_id, "r": receipt},
+            )
+        again = await signed_pledge_deal(app_state, owner_engine, w)
+        requested = await request_pledges(app_state, again)
+        (filed,) = await file_pledges(app_state, registry, w.a, requested)
+        assert filed.outcome == "REGISTERED"
+        assert [f["status"] for f in sandbox.registry.filings(str(requested[0]))] == ["REGISTERED"]
+
+
+async def test_a_failed_cancellation_is_retried_and_swept(app_state, owner_engine, world):  # type: ignore[no-untyped-def]
+    """An unreachable registry: the cancellation is retried after the backoff (not before),
+    found by the sweeper once overdue, and then made."""
+    from datetime import timedelta
+
+    from domain.persistence.scope import PLATFORM_SCOPE
+    from domain.persistence.unit_of_work import unit_of_work
+    from domain.pledges import service as pledges
+    from tests.jobs_support import Clock, RecordingQueue
+
+    w = world
+    clock = Clock()
+    async with sandbox_registry() as (sandbox, client):
+        registry = _FailingOnce(client)
+        deal_id = await _released(app_state, owner_engine, w, registry)
+        (pledge,) = await pledges_of(app_state, w.a, deal_id)
+        failed = await _deregister(
+            app_state, registry, w.a, pledge.id, backoff_ms=lambda a: 5_000 * a, clock=clock
+        )
+        # Attempt 1 failed: the next after 1 x 5,000 ms.
+        assert (failed.outcome, failed.retry_in_ms, failed.attempt) == ("RETRY", 5_000, 1)
+        early = await _deregister(app_state, registry, w.a, pledge.id, clock=clock)
+        assert early.outcome == "NOT_DUE"
+        (waited,) = await rows(
+            owner_engine,
+            "select deregister_attempts, deregister_last_error,"
+            " deregister_next_attempt_at - updated_at from pledges where id = :p",
+            p=pledge.id,
+        )
+        assert waited == (1, "RegistryUnavailable: connection refused", timedelta(seconds=5))
+        assert [f["status"] for f in sandbox.registry.filings(str(pledge.id))] == ["REGISTERED"]
+        # Its message lost: not overdue by the grace yet, then overdue.
+        swept = RecordingQueue()
+        async with unit_of_work(app_state.sessions, PLATFORM_SCOPE, swept) as s:
+            assert await pledges.overdue_cancellations(s) == []
+        async with owner_engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "update pledges set deregister_next_attempt_at = now() - interval '2 minutes'"
+                    " where id = :p"
+                ),
+                {"p": pledge.id},
+            )
+        async with unit_of_work(app_state.sessions, PLATFORM_SCOPE, swept) as s:
+            overdue = await pledges.overdue_cancellations(s)
+            pledges.resend_cancellations(s, overdue)
+        assert overdue == [(w.a, pledge.id)]
+        assert [j.args for j in swept.sent if j.actor == "deregister_pledge"] == [
+            (str(w.a), str(pledge.id))
+        ]
+        done = await _deregister(app_state, registry, w.a, pledge.id)
+        assert (done.outcome, done.attempt) == ("DEREGISTERED", 2)
+        assert [f["status"] for f in sandbox.registry.filings(str(pledge.id))] == ["CANCELLED"]
+    async with unit_of_work(app_state.sessions, PLATFORM_SCOPE, RecordingQueue()) as s:
+        assert await pledges.overdue_cancellations(s) == []
