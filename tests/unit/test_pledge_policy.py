@@ -143,3 +143,25 @@ def test_the_filing_job_claims_a_due_requested_pledge() -> None:
     assert policy.claim(S.REQUESTED, 8, 8, None, now) is C.EXHAUSTED
     for status in (S.REGISTERED, S.CUSTODY_CONFIRMED, S.RELEASED, S.REFUSED):
         assert policy.claim(status, 1, 8, now, now) is C.DONE
+
+
+def test_the_cancellation_job_claims_a_due_released_pledge() -> None:
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    C = policy.Claim
+
+    def claim(status: PledgeStatus, done: bool, attempts: int, due: datetime | None) -> object:
+        return policy.claim_cancellation(
+            status, deregistered=done, attempts=attempts, max_attempts=8, due=due, now=now
+        )
+
+    assert claim(S.RELEASED, False, 0, now) is C.SEND
+    assert claim(S.RELEASED, False, 7, now - timedelta(seconds=1)) is C.SEND
+    assert claim(S.RELEASED, False, 1, now + timedelta(seconds=1)) is C.NOT_DUE
+    assert claim(S.RELEASED, False, 8, now) is C.EXHAUSTED
+    assert claim(S.RELEASED, False, 2, None) is C.EXHAUSTED
+    # Cancelled already, or not released: nothing to cancel.
+    assert claim(S.RELEASED, True, 1, now) is C.DONE
+    for status in (S.REQUESTED, S.REGISTERED, S.CUSTODY_CONFIRMED, S.REFUSED):
+        assert claim(status, False, 0, now) is C.DONE
+    pledge_id = uuid.UUID("00000000-0000-0000-0000-000000000001")
+    assert policy.cancellation_key(pledge_id) == "00000000-0000-0000-0000-000000000001:cancel"
