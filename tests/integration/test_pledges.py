@@ -385,12 +385,12 @@ async def test_the_filing_job_is_sent_after_commit_and_swept_when_lost(
 
 
 class _FailingOnce:
-    """The sandbox registry's client whose first cancellation fails as an unreachable
-    registry would (nothing sent); every other call goes over HTTP."""
+    """The sandbox registry's client whose first ``failures`` cancellations fail as an
+    unreachable registry would (nothing sent); every other call goes over HTTP."""
 
-    def __init__(self, registry: Any) -> None:
+    def __init__(self, registry: Any, failures: int = 1) -> None:
         self.registry = registry
-        self.failed = False
+        self.failures = failures
 
     async def register(self, request: Any) -> Any:
         return await self.registry.register(request)
@@ -401,8 +401,8 @@ class _FailingOnce:
     async def cancel(self, registration_id: str, *, idempotency_key: str) -> Any:
         from domain.pledges.ports import RegistryUnavailable
 
-        if not self.failed:
-            self.failed = True
+        if self.failures > 0:
+            self.failures -= 1
             raise RegistryUnavailable("connection refused")
         return await self.registry.cancel(registration_id, idempotency_key=idempotency_key)
 
@@ -558,5 +558,47 @@ async def test_a_failed_cancellation_is_retried_and_swept(app_state, owner_engin
         done = await _deregister(app_state, registry, w.a, pledge.id)
         assert (done.outcome, done.attempt) == ("DEREGISTERED", 2)
         assert [f["status"] for f in sandbox.registry.filings(str(pledge.id))] == ["CANCELLED"]
+    async with unit_of_work(app_state.sessions, PLATFORM_SCOPE, RecordingQueue()) as s:
+        assert await pledges.overdue_cancellations(s) == []
+
+
+async def test_a_cancellation_that_never_succeeds_alerts(app_state, owner_engine, world):  # type: ignore[no-untyped-def]
+    """Every one of the 8 attempts failing: 7 retries, then EXHAUSTED with the alert
+    ``deal.pledge_deregistration_unknown``; the sweeper no longer re-sends it."""
+    from domain.persistence.scope import PLATFORM_SCOPE
+    from domain.persistence.unit_of_work import unit_of_work
+    from domain.pledges import service as pledges
+    from tests.jobs_support import RecordingQueue
+
+    w = world
+    async with sandbox_registry() as (sandbox, client):
+        registry = _FailingOnce(client, failures=100)
+        deal_id = await _released(app_state, owner_engine, w, registry)
+        (pledge,) = await pledges_of(app_state, w.a, deal_id)
+        outcomes = []
+        for _ in range(9):
+            async with owner_engine.begin() as conn:
+                # The backoff run out (a test does not wait for it).
+                await conn.execute(
+                    text(
+                        "update pledges set deregister_next_attempt_at = now() where id = :p"
+                        " and deregister_next_attempt_at is not null"
+                    ),
+                    {"p": pledge.id},
+                )
+            outcomes.append((await _deregister(app_state, registry, w.a, pledge.id)).outcome)
+        assert [f["status"] for f in sandbox.registry.filings(str(pledge.id))] == ["REGISTERED"]
+    # max_attempts 8: attempts 1..7 retried, the 8th exhausted; a 9th delivery finds it so.
+    assert outcomes == ["RETRY"] * 7 + ["EXHAUSTED", "EXHAUSTED"]
+    assert await rows(
+        owner_engine,
+        "select deregistered_at, deregister_attempts, deregister_next_attempt_at"
+        " from pledges where id = :p",
+        p=pledge.id,
+    ) == [(None, 8, None)]
+    assert await rows(
+        owner_engine,
+        "select payload->>'attempts' from events where type = 'deal.pledge_deregistration_unknown'",
+    ) == [("8",)]
     async with unit_of_work(app_state.sessions, PLATFORM_SCOPE, RecordingQueue()) as s:
         assert await pledges.overdue_cancellations(s) == []
