@@ -119,6 +119,11 @@ def upgrade() -> None:
     op.execute(COLUMNS_SQL)
     op.execute(INDEX_SQL)
     op.execute(GUARD_SQL)
+    # Pledges released before this revision are filed still: the sweeper cancels them too.
+    op.execute(
+        "UPDATE pledges SET deregister_next_attempt_at = now()"
+        " WHERE status = 'RELEASED' AND deregistered_at IS NULL"
+    )
     op.execute(f"GRANT UPDATE ({UPDATABLE}) ON pledges TO {_app_role()}")
 
 
