@@ -356,7 +356,7 @@ async def build_data(owner_dsn: str, env: dict[str, str]) -> None:
         ]
         template = await conn.fetchrow(
             "select id from deals where tenant_id = $1 and product_line = 'CONSUMER_CREDIT'"
-            " and applicant_person_id is not null order by created_at limit 1",
+            " and applicant_person_id is not null order by created_at, id limit 1",
             tenant,
         )
         assert template is not None, "the demo has no consumer deal at the funder"

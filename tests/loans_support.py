@@ -75,6 +75,9 @@ async def seed_loans(
             "id": "c.deal_id",
             "status": "'ACTIVE'",
             "submitted_at": "coalesce(d.submitted_at, d.created_at)",
+            # An ACTIVE deal was never withdrawn, whatever the template was.
+            "withdrawn_at": "null",
+            "withdrawal_reason": "null",
             "created_at": "d.created_at + make_interval(secs => c.n)",
             "updated_at": "d.created_at + make_interval(secs => c.n)",
             **(deal_columns or {}),
