@@ -13,30 +13,24 @@ from datetime import timedelta
 
 import dramatiq
 import structlog
-from dramatiq.common import compute_backoff
 
 from domain.integration_calls import service
 from domain.persistence.scope import PLATFORM_SCOPE, DbScope
 from domain.risk import assessment
+from workers import backoff, resources
 from workers import broker as _broker  # noqa: F401  (the broker must exist before actors)
-from workers import resources
 from workers.ports import ports
 
 log = structlog.get_logger("lendgraph.integrations")
 
 #: Backoff after a failed attempt: 2 s, 4 s, 8 s, ... at most 10 minutes.
-MIN_BACKOFF_MS = 2_000
 MAX_BACKOFF_MS = 600_000
 #: A call due this long ago has lost its message: the sweeper re-sends it.
 SWEEP_GRACE = timedelta(seconds=30)
 
 
-def backoff_ms(attempt: int) -> int:
-    """The wait after failed attempt ``attempt`` (1-based), by Dramatiq's backoff rule."""
-    _, delay = compute_backoff(
-        attempt - 1, factor=MIN_BACKOFF_MS, jitter=False, max_backoff=MAX_BACKOFF_MS
-    )
-    return int(delay)
+#: The wait after failed attempt ``attempt`` (1-based).
+backoff_ms = backoff.exponential(MAX_BACKOFF_MS)
 
 
 def _tenant_unit_of_work(tenant_id: uuid.UUID) -> service.UnitOfWork:

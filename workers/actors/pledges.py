@@ -15,28 +15,22 @@ import uuid
 
 import dramatiq
 import structlog
-from dramatiq.common import compute_backoff
 
 from domain.persistence.scope import PLATFORM_SCOPE
 from domain.pledges import service
 from lendgraph.settings import get_settings
+from workers import backoff, resources
 from workers import broker as _broker  # noqa: F401  (the broker must exist before actors)
-from workers import resources
 from workers.ports import pledges as wired
 
 log = structlog.get_logger("lendgraph.pledges")
 
 #: Backoff after a failed attempt: 2 s, 4 s, 8 s, ... at most 5 minutes.
-MIN_BACKOFF_MS = 2_000
 MAX_BACKOFF_MS = 300_000
 
 
-def backoff_ms(attempt: int) -> int:
-    """The wait after failed attempt ``attempt`` (1-based), by Dramatiq's backoff rule."""
-    _, delay = compute_backoff(
-        attempt - 1, factor=MIN_BACKOFF_MS, jitter=False, max_backoff=MAX_BACKOFF_MS
-    )
-    return int(delay)
+#: The wait after failed attempt ``attempt`` (1-based).
+backoff_ms = backoff.exponential(MAX_BACKOFF_MS)
 
 
 @dramatiq.actor(

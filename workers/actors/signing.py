@@ -21,7 +21,6 @@ from datetime import timedelta
 
 import dramatiq
 import structlog
-from dramatiq.common import compute_backoff
 
 from domain.contracts import service, signing
 from domain.kernel.clock import transaction_now
@@ -29,14 +28,13 @@ from domain.kernel.errors import DomainError
 from domain.persistence.scope import PLATFORM_SCOPE, DbScope
 from integrations.storage import document_storage
 from lendgraph.settings import get_settings
+from workers import backoff, resources
 from workers import broker as _broker  # noqa: F401  (the broker must exist before actors)
-from workers import resources
 from workers.ports import signing as wired
 
 log = structlog.get_logger("lendgraph.signing")
 
 #: Backoff after a failed attempt: 2 s, 4 s, 8 s, ... at most 5 minutes.
-MIN_BACKOFF_MS = 2_000
 MAX_BACKOFF_MS = 300_000
 #: A contract whose creation attempt was due this long ago has lost its message.
 SWEEP_GRACE = timedelta(seconds=30)
@@ -44,12 +42,8 @@ SWEEP_GRACE = timedelta(seconds=30)
 BATCH = 200
 
 
-def backoff_ms(attempt: int) -> int:
-    """The wait after failed attempt ``attempt`` (1-based), by Dramatiq's backoff rule."""
-    _, delay = compute_backoff(
-        attempt - 1, factor=MIN_BACKOFF_MS, jitter=False, max_backoff=MAX_BACKOFF_MS
-    )
-    return int(delay)
+#: The wait after failed attempt ``attempt`` (1-based).
+backoff_ms = backoff.exponential(MAX_BACKOFF_MS)
 
 
 def _tenant_unit_of_work(tenant_id: uuid.UUID) -> signing.UnitOfWork:
