@@ -30,13 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import String, column, select, table
-from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import repository as audit
 from domain.collateral import policy as collateral_policy
 from domain.collateral import repository as collateral
+from domain.contracts import repository as contracts
 from domain.deals import repository as deals_repository
 from domain.deals.models import Deal
 from domain.events import repository as events
@@ -72,7 +71,6 @@ UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 # The funder's registered name, for the filing. A bare table clause: the domain does not
 # import the tenants package (DESIGN.md section 4).
-_tenants = table("tenants", column("id", UUID(as_uuid=True)), column("name", String(200)))
 
 
 def register_job(tenant_id: uuid.UUID, pledge_id: uuid.UUID, *, delay_ms: int | None = None) -> Job:
@@ -174,12 +172,12 @@ async def _registration_request(session: AsyncSession, pledge: Pledge) -> Regist
     )
     owner = orgs[receipt.owner_organization_id]
     warehouse = orgs[receipt.warehouse_organization_id]
-    funder = (
-        await session.execute(select(_tenants.c.name).where(_tenants.c.id == pledge.tenant_id))
-    ).scalar_one()
+    funder = await contracts.funder(session, pledge.tenant_id)
+    if funder is None:  # pragma: no cover - the platform scope sees every funder
+        raise _not_found()
     return RegistrationRequest(
         pledgor=Party(owner.name, owner.social_credit_code),
-        pledgee_name=str(funder),
+        pledgee_name=funder.name,
         warehouse=Party(warehouse.name, warehouse.social_credit_code),
         receipt_number=receipt.number,
         goods_description=receipt.goods_description,
