@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -313,9 +313,14 @@ async def _record_failure(
     wait: int | None,
     error: BaseException,
     now: datetime,
+    record: Callable[..., Awaitable[bool]] = repository.record_attempt_failed,
+    alert: str = "deal.pledge_unknown",
 ) -> None:
-    """A retryable failure: the next attempt after ``wait`` ms, or (None) the alert."""
-    recorded = await repository.record_attempt_failed(
+    """A retryable failure of a call to the registry (the filing by default; ``record`` and
+    ``alert`` name the cancellation's): the next attempt after ``wait`` ms, or (None) the
+    alert. Every attempt's outcome is unknown then: the registry may have acted on it, and an
+    operator checks with the registry."""
+    recorded = await record(
         session,
         tenant_id=tenant_id,
         pledge_id=pledge_id,
@@ -325,12 +330,10 @@ async def _record_failure(
         now=now,
     )
     if recorded and wait is None:
-        # Every attempt's outcome unknown: the registry may have filed it. An operator checks
-        # with the registry; this is the alert.
         await events.append(
             session,
             tenant_id=tenant_id,
-            type="deal.pledge_unknown",
+            type=alert,
             aggregate_type="Deal",
             aggregate_id=deal_id,
             payload={"pledge_id": str(pledge_id), "attempts": attempt},
@@ -461,27 +464,19 @@ async def deregister_pledge(
     except (RegistryError, TimeoutError) as error:
         retryable = not isinstance(error, RegistryError) or error.retryable
         wait = backoff_ms(attempt) if retryable and attempt < max_attempts else None
-        failed_at = clock()
         async with unit_of_work() as session:
-            recorded = await repository.record_cancellation_failed(
+            await _record_failure(
                 session,
                 tenant_id=tenant_id,
                 pledge_id=pledge_id,
+                deal_id=deal_id,
                 attempt=attempt,
-                next_attempt_at=None if wait is None else failed_at + timedelta(milliseconds=wait),
-                error=policy.error_text(error),
-                now=failed_at,
+                wait=wait,
+                error=error,
+                now=clock(),
+                record=repository.record_cancellation_failed,
+                alert="deal.pledge_deregistration_unknown",
             )
-            if recorded and wait is None:
-                # The filing may still stand at the registry: an operator checks with it.
-                await events.append(
-                    session,
-                    tenant_id=tenant_id,
-                    type="deal.pledge_deregistration_unknown",
-                    aggregate_type="Deal",
-                    aggregate_id=deal_id,
-                    payload={"pledge_id": str(pledge_id), "attempts": attempt},
-                )
         if wait is None:
             return FileResult("EXHAUSTED" if retryable else "REFUSED", attempt=attempt)
         return FileResult("RETRY", wait, attempt)
