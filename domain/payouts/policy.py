@@ -19,10 +19,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import Final
 
 from domain.deals.models import DealStatus
+from domain.kernel import attempts as attempts_policy
+from domain.kernel.attempts import Claim
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money
 from domain.payouts.models import PayoutState
@@ -111,30 +112,17 @@ def check_same_request(first: Request, again: Request) -> None:
         )
 
 
-class Claim(StrEnum):
-    """What a delivery of ``send_payout`` may do with a payout."""
-
-    #: Ask the rail.
-    SEND = "SEND"
-    #: Nothing: the rail accepted it already, or it is final.
-    DONE = "DONE"
-    #: Nothing yet: another attempt holds it, or its backoff has not run out.
-    NOT_DUE = "NOT_DUE"
-    #: Nothing: every attempt is spent and the outcome is still unknown.
-    EXHAUSTED = "EXHAUSTED"
-
-
 def claim(
     state: PayoutState, attempts: int, max_attempts: int, due: datetime | None, now: datetime
 ) -> Claim:
-    """Whether a delivery at ``now`` sends the payout."""
-    if state is not PayoutState.REQUESTED:
-        return Claim.DONE
-    if due is None or due > now:
-        return Claim.NOT_DUE if due is not None else Claim.EXHAUSTED
-    if attempts >= max_attempts:
-        return Claim.EXHAUSTED
-    return Claim.SEND
+    """Whether a delivery at ``now`` sends the payout (only a REQUESTED one is sent)."""
+    return attempts_policy.claim(
+        finished=state is not PayoutState.REQUESTED,
+        attempts=attempts,
+        max_attempts=max_attempts,
+        due=due,
+        now=now,
+    )
 
 
 def error_text(error: BaseException) -> str:

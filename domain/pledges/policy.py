@@ -24,11 +24,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Final
 
 from domain.deals.models import DealStatus
+from domain.kernel import attempts as attempts_policy
 from domain.kernel.actor import Actor
+from domain.kernel.attempts import Claim
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.scopes import Role
 from domain.loans.models import LoanStatus
@@ -132,28 +133,17 @@ def check_disbursable(
         )
 
 
-class Claim(StrEnum):
-    """What a delivery of the filing job may do with a pledge."""
-
-    SEND = "SEND"
-    DONE = "DONE"
-    NOT_DUE = "NOT_DUE"
-    EXHAUSTED = "EXHAUSTED"
-
-
 def claim(
     status: PledgeStatus, attempts: int, max_attempts: int, due: datetime | None, now: datetime
 ) -> Claim:
-    """Whether a delivery at ``now`` files the pledge."""
-    if status is not PledgeStatus.REQUESTED:
-        return Claim.DONE
-    if due is None:
-        return Claim.EXHAUSTED
-    if due > now:
-        return Claim.NOT_DUE
-    if attempts >= max_attempts:
-        return Claim.EXHAUSTED
-    return Claim.SEND
+    """Whether a delivery at ``now`` files the pledge (only a REQUESTED one is filed)."""
+    return attempts_policy.claim(
+        finished=status is not PledgeStatus.REQUESTED,
+        attempts=attempts,
+        max_attempts=max_attempts,
+        due=due,
+        now=now,
+    )
 
 
 def claim_cancellation(
@@ -166,15 +156,13 @@ def claim_cancellation(
     now: datetime,
 ) -> Claim:
     """Whether a delivery at ``now`` cancels a released pledge's filing at the registry."""
-    if status is not PledgeStatus.RELEASED or deregistered:
-        return Claim.DONE
-    if due is None:
-        return Claim.EXHAUSTED
-    if due > now:
-        return Claim.NOT_DUE
-    if attempts >= max_attempts:
-        return Claim.EXHAUSTED
-    return Claim.SEND
+    return attempts_policy.claim(
+        finished=status is not PledgeStatus.RELEASED or deregistered,
+        attempts=attempts,
+        max_attempts=max_attempts,
+        due=due,
+        now=now,
+    )
 
 
 def cancellation_key(pledge_id: uuid.UUID) -> str:
