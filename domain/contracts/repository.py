@@ -1,15 +1,14 @@
 """SQL of the contracts context: a deal's current contract, its latest version number, the
-current contracts of many deals (for ``Deal.contract``), and staging a new version."""
+current contracts of many deals (for ``Deal.contract``), and staging a new version. (The
+funder a contract names is read by ``domain.deals.repository.funder``.)"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, and_, any_, column, func, select, table
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import and_, any_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.contracts.models import Contract, ContractStatus
@@ -18,48 +17,15 @@ from domain.persistence.base import uuid_array
 from domain.reviews.models import DealReview, ReviewDecision, ReviewStage
 
 __all__ = [
-    "Funder",
     "add",
     "current",
     "current_of_deals",
-    "funder",
     "latest_version",
     "lock_by_id",
     "signing_past_deadline",
     "unheard_envelopes",
     "unsent_envelopes",
 ]
-
-_tenants = table(
-    "tenants",
-    column("id", UUID(as_uuid=True)),
-    column("name", String(200)),
-    column("registration_number", String(18)),
-    column("time_zone", String(64)),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Funder:
-    """What a contract names of its funder, and the funder's time zone (its today)."""
-
-    name: str
-    #: Its unified social credit code; None until the operator records it.
-    registration_number: str | None
-    time_zone: str
-
-
-async def funder(session: AsyncSession, tenant_id: uuid.UUID) -> Funder | None:
-    """The deal's funder, if this scope sees it."""
-    stmt = select(_tenants.c.name, _tenants.c.registration_number, _tenants.c.time_zone).where(
-        _tenants.c.id == tenant_id
-    )
-    row = (await session.execute(stmt)).first()
-    if row is None:
-        return None
-    return Funder(
-        name=row.name, registration_number=row.registration_number, time_zone=row.time_zone
-    )
 
 
 def add(session: AsyncSession, row: Contract) -> None:

@@ -208,7 +208,7 @@ async def prepare_contract(
     approval = await _approval(session, deal)
     policy.check_preparable(deal.status, approval, now)
     assert approval is not None  # check_preparable refuses a deal without one
-    funder = await repository.funder(session, deal.tenant_id)
+    funder = await deals_repository.funder(session, deal.tenant_id)
     if funder is None:  # pragma: no cover - a funder's staff see their funder
         raise _not_found("funder")
     today = deal_policy.funder_day(funder.time_zone, now)

@@ -28,6 +28,8 @@ Keyset = tuple[datetime, uuid.UUID, uuid.UUID]
 _tenants = table(
     "tenants",
     column("id", UUID(as_uuid=True)),
+    column("name", String(200)),
+    column("registration_number", String(18)),
     column("status", String(32)),
     column("time_zone", String(64)),
 )
@@ -39,11 +41,15 @@ _D = _DEALS.c
 
 @dataclass(frozen=True, slots=True)
 class Funder:
-    """What a deal needs of its funder: whether it lends, and its time zone (its today)."""
+    """What a deal needs of its funder: whether it lends, its time zone (its today), and how
+    its contracts name it."""
 
     id: uuid.UUID
     active: bool
     time_zone: str
+    name: str
+    #: Its unified social credit code; None until the operator records it.
+    registration_number: str | None
 
 
 async def deal(
@@ -96,11 +102,19 @@ async def events_of_deals(
 
 async def funder(session: AsyncSession, tenant_id: uuid.UUID) -> Funder | None:
     """The funder of a deal, if this scope sees it."""
-    stmt = select(_tenants.c.status, _tenants.c.time_zone).where(_tenants.c.id == tenant_id)
+    stmt = select(
+        _tenants.c.status, _tenants.c.time_zone, _tenants.c.name, _tenants.c.registration_number
+    ).where(_tenants.c.id == tenant_id)
     row = (await session.execute(stmt)).first()
     if row is None:
         return None
-    return Funder(id=tenant_id, active=row.status == "ACTIVE", time_zone=row.time_zone)
+    return Funder(
+        id=tenant_id,
+        active=row.status == "ACTIVE",
+        time_zone=row.time_zone,
+        name=row.name,
+        registration_number=row.registration_number,
+    )
 
 
 def _page(

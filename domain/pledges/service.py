@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.audit import repository as audit
 from domain.collateral import policy as collateral_policy
 from domain.collateral import repository as collateral
-from domain.contracts import repository as contracts
 from domain.deals import repository as deals_repository
 from domain.deals.models import Deal
 from domain.events import repository as events
@@ -172,7 +171,7 @@ async def _registration_request(session: AsyncSession, pledge: Pledge) -> Regist
     )
     owner = orgs[receipt.owner_organization_id]
     warehouse = orgs[receipt.warehouse_organization_id]
-    funder = await contracts.funder(session, pledge.tenant_id)
+    funder = await deals_repository.funder(session, pledge.tenant_id)
     if funder is None:  # pragma: no cover - the platform scope sees every funder
         raise _not_found()
     return RegistrationRequest(
