@@ -40,18 +40,6 @@ async def of_deal(
     return (await session.scalars(stmt)).first()
 
 
-async def of_deals(
-    session: AsyncSession, tenant_id: uuid.UUID, deal_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, Loan]:
-    """The loans of ``deal_ids`` of one tenant, by deal."""
-    if not deal_ids:
-        return {}
-    stmt = select(Loan).where(
-        Loan.tenant_id == tenant_id, Loan.deal_id == any_(uuid_array(deal_ids))
-    )
-    return {row.deal_id: row for row in await session.scalars(stmt)}
-
-
 async def loans_page(
     session: AsyncSession,
     *,
@@ -108,4 +96,4 @@ def add(session: AsyncSession, loan: Loan) -> None:
     session.add(loan)
 
 
-__all__ = ["Keyset", "add", "loans_by_ids", "loans_of_deals", "loans_page", "of_deal", "of_deals"]
+__all__ = ["Keyset", "add", "loans_by_ids", "loans_of_deals", "loans_page", "of_deal"]

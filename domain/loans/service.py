@@ -16,11 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.calendars import service as calendars
 from domain.deals import repository as deals_repository
 from domain.deals.models import Deal
-from domain.deals.policy import deal_visible
-from domain.kernel.actor import SYSTEM, Actor, require
+from domain.kernel.actor import SYSTEM
 from domain.kernel.errors import DomainError, ErrorCode
 from domain.kernel.money import Money
-from domain.kernel.scopes import Scope
 from domain.ledger import service as ledger
 from domain.ledger.models import AccountKind, EntryCause, JournalEntry
 from domain.ledger.policy import AccountRef, Posting
@@ -130,13 +128,4 @@ async def open_loan(
     return loan, entry
 
 
-async def loan_of_deal(session: AsyncSession, actor: Actor, deal: Deal) -> Loan | None:
-    """The loan of a deal the actor sees (scope deals:read); None before its disbursement
-    settled."""
-    require(actor, Scope.DEALS_READ)
-    if not deal_visible(actor, deal):
-        return None
-    return await repository.of_deal(session, tenant_id=deal.tenant_id, deal_id=deal.id)
-
-
-__all__ = ["disbursement_postings", "loan_of_deal", "open_loan", "schedule_lines"]
+__all__ = ["disbursement_postings", "open_loan", "schedule_lines"]
